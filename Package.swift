@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Three executables, one per process (see DESIGN.md): the privileged supervisor, the
+// unprivileged SMTP worker and the credential agent. What two of them share lives in Shared.
+let package = Package(
+    name: "ses-smtpd-proxy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ses-smtpd-proxy", targets: ["supervisor"]),
+        .executable(name: "ses-smtp-worker", targets: ["smtp-worker"]),
+        .executable(name: "ses-cred-agent", targets: ["cred-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed wrappers for what Swift cannot call directly: prctl, SO_PEERCRED, the
+        // variadic curl_easy_setopt, and a fork/exec that only runs async-signal-safe code.
+        .target(name: "CShim", dependencies: ["CCurl"], path: "Sources/CShim"),
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CShim", "CCurl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "supervisor",
+            dependencies: [
+                "Shared", "CShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "smtp-worker",
+            dependencies: [
+                "Shared", "CShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cred-agent",
+            dependencies: [
+                "Shared", "CShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: ["Shared", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "SMTPWorkerTests",
+            dependencies: [
+                "smtp-worker", "Shared",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "SupervisorTests", dependencies: ["supervisor", "Shared"]),
+        .testTarget(name: "CredAgentTests", dependencies: ["cred-agent", "Shared"]),
+    ]
+)

@@ -1,0 +1,57 @@
+// C helpers for what Swift on Linux cannot express safely: fork/exec with descriptor placement and
+// privilege drop (async-signal-safe only between fork and exec), prctl, capability checks, socket
+// binding by address string, and typed wrappers around the variadic curl_easy_setopt.
+#ifndef SES_CSHIM_H
+#define SES_CSHIM_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <curl/curl.h>
+
+/// Identity a child is switched to before exec. `change_identity` = 0 keeps the caller's.
+typedef struct {
+    int change_identity;
+    uid_t uid;
+    gid_t gid;
+} shim_identity;
+
+/// Forks and execs `path`. `fds[i]` becomes descriptor 3+i in the child; every other descriptor above 2
+/// is closed. Signal dispositions and mask are reset, PR_SET_NO_NEW_PRIVS is set, and the child gets
+/// `pdeath_signal` when the parent dies. Returns the pid, or -errno (from the child's failed
+/// setup or exec, reported through a close-on-exec pipe).
+pid_t shim_spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *fds, int nfds, shim_identity identity, int pdeath_signal);
+
+/// 1 when the calling process holds any effective, permitted or ambient capability; -1 on error.
+int shim_has_capabilities(void);
+int shim_set_dumpable(int dumpable);
+int shim_disable_core_dumps(void);
+
+/// Binds and listens on host:port (numeric or resolvable host; empty host = every address,
+/// dual-stack where the kernel allows). Returns the descriptor (close-on-exec) or -errno;
+/// for resolver failures returns -EADDRNOTAVAIL.
+int shim_listen_tcp(const char *host, const char *port, int backlog);
+
+/// Local port of a bound socket, or -1.
+int shim_local_port(int fd);
+
+int shim_socketpair_stream(int fds[2]);
+
+/// Peer credentials of a connected Unix socket (SO_PEERCRED).
+int shim_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/// Looks up a user with getpwnam_r. Returns 0 and fills uid/gid, 1 if absent, -errno on error.
+int shim_lookup_user(const char *name, uid_t *uid, gid_t *gid);
+
+/// Sends `message` to systemd's NOTIFY_SOCKET (a path, or @abstract). Returns 0 or -errno.
+int shim_sd_notify(const char *socket_path, const char *message);
+
+/// Must run once before any other thread uses libcurl.
+int shim_curl_global_init(void);
+CURLcode shim_curl_setopt_long(CURL *curl, CURLoption option, long value);
+CURLcode shim_curl_setopt_string(CURL *curl, CURLoption option, const char *value);
+CURLcode shim_curl_setopt_pointer(CURL *curl, CURLoption option, void *value);
+CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
+CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
+
+#endif

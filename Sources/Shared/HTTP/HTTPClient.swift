@@ -1,0 +1,205 @@
+import CCurl
+import CShim
+import Synchronization
+
+/// One HTTP request for `HTTPClient`. `body` is sent as is with POST/PUT.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(method: String, url: String, headers: [(name: String, value: String)], body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// Transport failure: no HTTP status was received. `requestSent` is false only when the request
+/// certainly never reached the server (DNS, connect, TLS handshake), which makes a retry safe.
+public struct HTTPError: Error, CustomStringConvertible {
+    public enum Code: Equatable, Sendable {
+        case connect
+        case timeout
+        case tls
+        case responseTooLarge
+        case other
+    }
+
+    public var code: Code
+    public var requestSent: Bool
+    public var detail: String
+
+    public var description: String { "HTTP \(code): \(detail)" }
+}
+
+/// Settings of an `HTTPClient`.
+public struct HTTPClientConfiguration: Sendable {
+    public var connectTimeoutMilliseconds: Int = 3100
+    public var totalTimeoutMilliseconds: Int = 30_000
+    /// PEM bundle trusted in addition to the system store (`AWS_CA_BUNDLE`, `VAULT_CACERT`).
+    public var extraCABundle: String?
+    public var maxResponseBytes: Int = 1 << 20
+
+    public init() {}
+}
+
+/// A blocking HTTP client on libcurl. `perform` may be called from many threads at once: each call
+/// borrows an easy handle from a pool, so connections (and TLS sessions) are reused across requests.
+/// Call it from a thread pool, never from an event loop.
+public final class HTTPClient: Sendable {
+    private let configuration: HTTPClientConfiguration
+    private let idleHandles = Mutex<[CurlHandle]>([])
+
+    /// libcurl's global state must be set up once, before any thread uses it.
+    private static let globalInit: Bool = shim_curl_global_init() == 0
+
+    public init(configuration: HTTPClientConfiguration) {
+        _ = Self.globalInit
+        self.configuration = configuration
+    }
+
+    deinit {
+        idleHandles.withLock { handles in
+            for handle in handles { curl_easy_cleanup(handle.pointer) }
+            handles.removeAll()
+        }
+    }
+
+    public func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        let handle = checkOut()
+        defer { checkIn(handle) }
+        return try handle.perform(request, configuration: configuration)
+    }
+
+    private func checkOut() -> CurlHandle {
+        if let handle = idleHandles.withLock({ $0.popLast() }) { return handle }
+        return CurlHandle()
+    }
+
+    private func checkIn(_ handle: CurlHandle) {
+        idleHandles.withLock { $0.append(handle) }
+    }
+}
+
+/// An easy handle. Not thread-safe by itself: the pool hands it to one thread at a time, which is
+/// why it may be marked Sendable.
+struct CurlHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init() {
+        // curl_easy_init fails only when out of memory; nothing sensible is left to do then.
+        guard let pointer = curl_easy_init() else { preconditionFailure("curl_easy_init failed") }
+        self.pointer = pointer
+    }
+
+    func perform(_ request: HTTPRequest, configuration: HTTPClientConfiguration) throws(HTTPError) -> HTTPResponse {
+        curl_easy_reset(pointer)
+        let sink = ResponseSink(limit: configuration.maxResponseBytes)
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        // Expect: 100-continue would stall every large POST by a round trip (or a second).
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            headerList = curl_slist_append(headerList, line)
+        }
+        defer { curl_slist_free_all(headerList) }
+
+        let code: CURLcode = request.body.withUnsafeBytes { body in
+            withExtendedLifetime(sink) {
+                setOptions(request, headerList: headerList, body: body, sink: sink, configuration: configuration)
+                return curl_easy_perform(pointer)
+            }
+        }
+        guard code == CURLE_OK else {
+            if sink.overflowed {
+                throw HTTPError(code: .responseTooLarge, requestSent: true, detail: "response over \(sink.limit) bytes")
+            }
+            throw Self.error(for: code)
+        }
+        var status = 0
+        _ = shim_curl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, body: sink.bytes)
+    }
+
+    private func setOptions(
+        _ request: HTTPRequest,
+        headerList: UnsafeMutablePointer<curl_slist>?,
+        body: UnsafeRawBufferPointer,
+        sink: ResponseSink,
+        configuration: HTTPClientConfiguration
+    ) {
+        _ = shim_curl_setopt_string(pointer, CURLOPT_URL, request.url)
+        _ = shim_curl_setopt_string(pointer, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = shim_curl_setopt_long(pointer, CURLOPT_NOSIGNAL, 1)
+        _ = shim_curl_setopt_long(pointer, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeoutMilliseconds)
+        _ = shim_curl_setopt_long(pointer, CURLOPT_TIMEOUT_MS, configuration.totalTimeoutMilliseconds)
+        _ = shim_curl_setopt_pointer(pointer, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList))
+        if let bundle = configuration.extraCABundle {
+            // CAINFO alone would replace the system store; keeping CAPATH makes the bundle an addition.
+            _ = shim_curl_setopt_string(pointer, CURLOPT_CAINFO, bundle)
+            _ = shim_curl_setopt_string(pointer, CURLOPT_CAPATH, "/etc/ssl/certs")
+        }
+        switch request.method {
+        case "GET":
+            _ = shim_curl_setopt_long(pointer, CURLOPT_HTTPGET, 1)
+        default:
+            _ = shim_curl_setopt_long(pointer, CURLOPT_POST, 1)
+            _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, body.count)
+            _ = shim_curl_setopt_pointer(pointer, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+            if request.method != "POST" {
+                _ = shim_curl_setopt_string(pointer, CURLOPT_CUSTOMREQUEST, request.method)
+            }
+        }
+        _ = shim_curl_setopt_write_function(pointer, curlWriteCallback)
+        _ = shim_curl_setopt_pointer(pointer, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+    }
+
+    private static func error(for code: CURLcode) -> HTTPError {
+        let detail = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
+            return HTTPError(code: .connect, requestSent: false, detail: detail)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_CERTPROBLEM:
+            return HTTPError(code: .tls, requestSent: false, detail: detail)
+        case CURLE_OPERATION_TIMEDOUT:
+            return HTTPError(code: .timeout, requestSent: true, detail: detail)
+        default:
+            return HTTPError(code: .other, requestSent: true, detail: detail)
+        }
+    }
+}
+
+/// Collects a response body up to a limit; used only by the thread running the transfer.
+private final class ResponseSink {
+    let limit: Int
+    var bytes: [UInt8] = []
+    var overflowed = false
+
+    init(limit: Int) { self.limit = limit }
+}
+
+private func curlWriteCallback(
+    data: UnsafeMutablePointer<CChar>?,
+    size: Int,
+    count: Int,
+    context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard sink.bytes.count + length <= sink.limit else {
+        sink.overflowed = true
+        return 0  // makes curl abort with CURLE_WRITE_ERROR
+    }
+    data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+    }
+    return length
+}

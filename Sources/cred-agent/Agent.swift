@@ -1,0 +1,98 @@
+import Dispatch
+import FoundationEssentials
+import Logging
+import NIOCore
+import NIOPosix
+import Shared
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The credential agent process: resolves AWS credentials, then answers the worker's requests with
+/// derived signing keys. Runs as `_ses-cred`, non-dumpable; accepts no connections, and its only
+/// peers are the two socketpairs the supervisor gave it.
+struct Agent {
+    static let allowedOptions: Set<String> = ["log-level", "credentials-path", "config-path"]
+    static let maxSharedFileBytes = 1 << 20
+
+    let options: ChildOptions
+    let logger: Logger
+
+    func run() async throws {
+        let credentialsPath = options["credentials-path"] ?? "~/.aws/credentials"
+        let configPath = options["config-path"] ?? "~/.aws/config"
+        let sources = CredentialSources(
+            environment: ProcessInfo.processInfo.environment,
+            credentialsFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedCredentialsFile, path: credentialsPath)),
+            credentialsPath: credentialsPath,
+            configFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedConfigFile, path: configPath)),
+            configPath: configPath
+        )
+        let base = try CredentialChain.resolve(sources)
+        let region = try CredentialChain.region(sources)
+        logger.notice("credentials loaded", metadata: ["source": "\(base.source)", "region": "\(region)"])
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let logger = self.logger
+        let control = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addIPCHandlers(SilentPeerHandler(channelName: "control", logger: logger))
+                }
+            }
+            .withConnectedSocket(ChildDescriptors.Agent.control)
+            .get()
+        let credentials = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addIPCHandlers(
+                        CredentialServerHandler(base: base, region: region, logger: logger)
+                    )
+                }
+            }
+            .withConnectedSocket(ChildDescriptors.Agent.credentials)
+            .get()
+
+        for message: ControlMessage in [
+            .credentialStatus(expiration: base.expiration), .metric(.credentialRenewalSuccess, delta: 1), .ready,
+        ] {
+            control.writeAndFlush(message.frame, promise: nil)
+        }
+
+        let reason = await Self.stopReason(control: control, credentials: credentials)
+        logger.notice("stopping", metadata: ["reason": "\(reason)"])
+        try? await group.shutdownGracefully()
+    }
+
+    private static func stopReason(control: Channel, credentials: Channel) async -> String {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        signal(SIGTERM, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGTERM)
+        source.setEventHandler { continuation.yield("SIGTERM") }
+        source.resume()
+        control.closeFuture.whenComplete { _ in continuation.yield("supervisor gone") }
+        credentials.closeFuture.whenComplete { _ in continuation.yield("worker gone") }
+        for await reason in stream { return reason }
+        return "stream ended"
+    }
+
+    /// Reads a shared file the supervisor opened for us (an empty one stands for a missing file).
+    static func read(_ descriptor: Int32, path: String) throws(AgentError) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EBADF { return "" }
+                throw AgentError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= maxSharedFileBytes else { throw AgentError(.io, "\(path) is larger than 1 MiB") }
+        }
+        close(descriptor)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

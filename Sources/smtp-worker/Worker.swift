@@ -1,0 +1,112 @@
+import Dispatch
+import FoundationEssentials
+import Logging
+import NIOCore
+import NIOPosix
+import Shared
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The worker process: the SMTP server on the listening socket the supervisor bound, relaying to SES
+/// with credentials from the agent. Runs as `_ses-smtp` with no capabilities; sees no secret but
+/// the derived signing key.
+struct Worker {
+    static let allowedOptions: Set<String> = ["log-level", "hostname", "configuration-set-name"]
+    static let drainDeadline = TimeAmount.seconds(25)
+
+    let options: ChildOptions
+    let logger: Logger
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let threadPool = NIOThreadPool(numberOfThreads: 16)
+        threadPool.start()
+        let logger = self.logger
+
+        let control = ControlClient(channel: try await connect(ChildDescriptors.Worker.control, group: group) {
+            SilentPeerHandler(channelName: "control", logger: logger)
+        })
+        let agent = AgentConnection(channel: try await connect(ChildDescriptors.Worker.credentials, group: group) {
+            AgentClientHandler(timeout: .seconds(5), logger: logger)
+        })
+        let provider = CredentialProvider(agent: agent)
+        let first = try await provider.credentials(now: Int64(time(nil))).get()
+        do {
+            _ = try SESEndpoint.resolve(environment: environment, region: first.region)
+        } catch .invalid(let variable, let value) {
+            throw WorkerError(description: "\(variable)=\(value) is not an http:// or https:// URL")
+        }
+
+        var http = HTTPClientConfiguration()
+        if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { http.extraCABundle = bundle }
+        let relay = SESRelay(
+            client: SESClient(
+                http: HTTPClient(configuration: http),
+                environment: environment,
+                configurationSetName: options["configuration-set-name"]
+            ),
+            credentials: provider,
+            threadPool: threadPool,
+            control: control,
+            logger: logger
+        )
+        let limits = SMTPLimits()
+        let hostname = options["hostname"] ?? "localhost"
+        let connections = ConnectionRegistry()
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    connections.add(channel)
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: .seconds(limits.idleTimeoutSeconds))
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        SMTPServerHandler(limits: limits, hostname: hostname, relay: relay, logger: logger)
+                    )
+                }
+            }
+            .withBoundSocket(ChildDescriptors.Worker.smtpListener)
+            .get()
+        control.send(.ready)
+        logger.notice("serving SMTP", metadata: ["region": "\(first.region)"])
+
+        let reason = await Self.stopReason(control: control.channel)
+        logger.notice("draining", metadata: ["reason": "\(reason)"])
+        try? await server.close()
+        try? await connections.drain(on: group.next(), deadline: Self.drainDeadline).get()
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+
+    /// SIGTERM from the supervisor, or the supervisor gone (its control channel closed).
+    private static func stopReason(control: Channel) async -> String {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        signal(SIGTERM, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGTERM)
+        source.setEventHandler { continuation.yield("SIGTERM") }
+        source.resume()
+        control.closeFuture.whenComplete { _ in continuation.yield("supervisor gone") }
+        for await reason in stream { return reason }
+        return "stream ended"
+    }
+
+    private func connect(
+        _ descriptor: Int32,
+        group: EventLoopGroup,
+        handler: @escaping @Sendable () -> some ChannelHandler
+    ) async throws -> Channel {
+        try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addIPCHandlers(handler()) }
+            }
+            .withConnectedSocket(descriptor)
+            .get()
+    }
+}
+
+struct WorkerError: Error, CustomStringConvertible {
+    var description: String
+}

@@ -1,0 +1,78 @@
+import Logging
+import NIOCore
+import Shared
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Events the supervisor's run loop waits on.
+enum SupervisorEvent: Sendable {
+    case ready(ChildRole, generation: Int)
+    case exited(ChildRole, generation: Int, status: Int32)
+    case signal(Int32)
+    case timer(generation: Int)
+}
+
+/// The supervisor's end of a child's control socketpair: counts metrics, updates health and reports
+/// readiness. A message the child is not allowed to send is a protocol violation: the child is
+/// stopped and restarted like a crashed one.
+final class ChildControlHandler: ChannelInboundHandler {
+    typealias InboundIn = IPCFrame
+
+    private let role: ChildRole
+    private let pid: pid_t
+    private let generation: Int
+    private let health: HealthState
+    private let metrics: MetricsRegistry
+    private let events: AsyncStream<SupervisorEvent>.Continuation
+    private let logger: Logger
+    private var readySeen = false
+
+    init(
+        role: ChildRole,
+        pid: pid_t,
+        generation: Int,
+        health: HealthState,
+        metrics: MetricsRegistry,
+        events: AsyncStream<SupervisorEvent>.Continuation,
+        logger: Logger
+    ) {
+        self.role = role
+        self.pid = pid
+        self.generation = generation
+        self.health = health
+        self.metrics = metrics
+        self.events = events
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        do {
+            switch (try ControlMessage(frame: frame), role) {
+            case (.ready, _) where !readySeen:
+                readySeen = true
+                events.yield(.ready(role, generation: generation))
+            case (.metric(let event, let delta), _):
+                metrics.record(event, delta: delta)
+            case (.credentialStatus(let expiration), .agent):
+                health.credentials(held: true, expiration: expiration)
+            default:
+                throw IPCError(.unexpectedMessage, "kind \(frame.kind) from \(role.rawValue)")
+            }
+        } catch {
+            violation(context: context, error: error)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        violation(context: context, error: error)
+    }
+
+    private func violation(context: ChannelHandlerContext, error: Error) {
+        logger.error("stopping child: bad control message", metadata: ["child": "\(role.rawValue)", "error": "\(error)"])
+        kill(pid, SIGKILL)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,17 @@
+/// What each child may see of the supervisor's environment: allow-lists, so that a variable added to
+/// the unit file later does not leak by default. The worker never gets VAULT_* or AWS secrets.
+enum ChildEnvironment {
+    static let worker: Set<String> = [
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES", "AWS_CA_BUNDLE", "TZ",
+    ]
+
+    static let agent: Set<String> = [
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "TZ",
+    ]
+
+    static func filter(_ environment: [String: String], allowed: Set<String>) -> [String] {
+        environment.filter { allowed.contains($0.key) }.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+}

@@ -1,0 +1,45 @@
+import Prometheus
+import Shared
+
+/// The supervisor's Prometheus registry with the Go original's metric names. Children send counter
+/// deltas over IPC; totals live here and survive child restarts.
+final class MetricsRegistry: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let sendSuccess: Counter
+    private let sesError: Counter
+    private let renewalSuccess: Counter
+    private let renewalError: Counter
+    private let sendFailure: [SendFailureType: Counter]
+
+    init() {
+        sendSuccess = registry.makeCounter(name: "smtpd_email_send_success_total", help: "Messages SES accepted")
+        sesError = registry.makeCounter(name: "smtpd_ses_error_total", help: "Error answers from SES")
+        renewalSuccess = registry.makeCounter(
+            name: "smtpd_credential_renewal_success_total", help: "Credentials obtained or renewed")
+        renewalError = registry.makeCounter(
+            name: "smtpd_credential_renewal_error_total", help: "Failed credential fetches or renewals")
+        var failures: [SendFailureType: Counter] = [:]
+        for type in SendFailureType.allCases {
+            failures[type] = registry.makeCounter(
+                name: "smtpd_email_send_fail_total", labels: [("type", type.label)], help: "Messages not relayed")
+        }
+        sendFailure = failures
+    }
+
+    func record(_ event: MetricEvent, delta: UInt32) {
+        let amount = Int64(delta)
+        switch event {
+        case .sendSuccess: sendSuccess.increment(by: amount)
+        case .sendFailure(let type): sendFailure[type]?.increment(by: amount)
+        case .sesError: sesError.increment(by: amount)
+        case .credentialRenewalSuccess: renewalSuccess.increment(by: amount)
+        case .credentialRenewalError: renewalError.increment(by: amount)
+        }
+    }
+
+    func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
