@@ -17,9 +17,15 @@ public struct HTTPRequest: Sendable {
     }
 }
 
+/// The status and body of an answer; headers are not kept, since no caller reads them.
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
+
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
 }
 
 /// Transport failure: no HTTP status was received. `requestSent` is false only when the request

@@ -1,0 +1,220 @@
+"""Integration fixtures: the real binaries on 127.0.0.1 against real peers.
+
+- `moto`: one moto server for the session, SigV4 checking on, with an IAM user allowed to send,
+  verified senders, and its request recorder on (so a test can read the exact SendRawEmail form
+  SES received, byte for byte).
+- `start_proxy`: starts `ses-smtpd-proxy` from SES_PROXY_BIN_DIR with a controlled environment and
+  waits until /health says ok; stops it with SIGTERM (by PID) at the end of the test.
+"""
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import ses_emulator  # noqa: E402
+
+BIN_DIR = Path(os.environ.get("SES_PROXY_BIN_DIR", ROOT / ".build" / "debug"))
+PROXY = BIN_DIR / "ses-smtpd-proxy"
+VERIFIED_SENDERS = ["sender@example.com", "other@example.com"]
+STARTUP_SECONDS = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def http_get(url):
+    """(status, body) of a GET; an HTTP error status is an answer, not an exception."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class Moto:
+    def __init__(self, endpoint, recording, process, keys):
+        self.endpoint = endpoint
+        self.recording = recording
+        self.process = process
+        self.access_key_id = keys["AWS_ACCESS_KEY_ID"]
+        self.secret_access_key = keys["AWS_SECRET_ACCESS_KEY"]
+
+    def send_raw_email_forms(self):
+        """Every SendRawEmail request moto received, as parsed form fields (values as lists)."""
+        forms = []
+        if not self.recording.exists():
+            return forms
+        for line in self.recording.read_text().splitlines():
+            entry = json.loads(line)
+            body = entry.get("body") or ""
+            raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+            form = urllib.parse.parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
+            if form.get("Action") == ["SendRawEmail"]:
+                forms.append(form)
+        return forms
+
+    def form_containing(self, marker):
+        """The one SendRawEmail form whose raw message contains `marker` (bytes)."""
+        found = [f for f in self.send_raw_email_forms() if marker in raw_message(f)]
+        assert len(found) == 1, f"expected one SendRawEmail with {marker!r}, found {len(found)}"
+        return found[0]
+
+
+def raw_message(form):
+    return base64.b64decode(form["RawMessage.Data"][0])
+
+
+def destinations(form):
+    numbered = [(int(k.rsplit(".", 1)[1]), v[0]) for k, v in form.items() if k.startswith("Destinations.member.")]
+    return [address for _, address in sorted(numbered)]
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    state = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    recording = state / "requests.jsonl"
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="1000", MOTO_ENABLE_RECORDING="1",
+               MOTO_RECORDER_FILEPATH=str(recording))
+    log = open(state / "moto.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_until(lambda: _answers(f"{endpoint}/moto-api/"), 30, "moto server")
+        keys = ses_emulator.setup(endpoint, VERIFIED_SENDERS)
+        yield Moto(endpoint, recording, process, keys)
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def _answers(url):
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+        return True
+    except OSError:
+        return False
+
+
+class Proxy:
+    def __init__(self, process, smtp_port, http_port, log_path):
+        self.process = process
+        self.smtp_port = smtp_port
+        self.http_port = http_port
+        self.log_path = log_path
+
+    @property
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def health(self):
+        return http_get(f"http://127.0.0.1:{self.http_port}/health")
+
+    def metrics(self):
+        status, body = http_get(f"http://127.0.0.1:{self.http_port}/metrics")
+        assert status == 200
+        values = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    def child_pids(self):
+        """{'ses-cred-agent': pid, 'ses-smtp-worker': pid} of the newest children, from the log."""
+        pids = {}
+        for child, pid in re.findall(r"child=(ses-[a-z-]+) pid=(\d+)", self.log):
+            pids[child] = int(pid)
+        return pids
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def proxy_environment(moto, **overrides):
+    """A minimal environment: what the proxy needs to reach moto, nothing of the test runner's."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": tempfile.mkdtemp(prefix="proxy-home-"),
+        "AWS_ACCESS_KEY_ID": moto.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": moto.secret_access_key,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SES": moto.endpoint,
+    }
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+@pytest.fixture
+def start_proxy(tmp_path):
+    started = []
+
+    def start(env, *flags, wait=True):
+        smtp_port, http_port = free_port(), free_port()
+        log_path = tmp_path / f"proxy-{len(started)}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            [str(PROXY), "--enable-health-check", f"--health-check-bind=127.0.0.1:{http_port}",
+             "--enable-prometheus", f"--prometheus-bind=127.0.0.1:{http_port}", *flags, f"127.0.0.1:{smtp_port}"],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        proxy = Proxy(process, smtp_port, http_port, log_path)
+        started.append(proxy)
+        if wait:
+            def ready():
+                if process.poll() is not None:
+                    raise AssertionError(f"proxy exited with {process.returncode}:\n{proxy.log}")
+                try:
+                    return proxy.health()[0] == 200
+                except OSError:
+                    return False
+            wait_until(ready, STARTUP_SECONDS, "the proxy's /health to say ok")
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def requires_root(reason):
+    return pytest.mark.skipif(os.geteuid() != 0, reason=f"needs root: {reason}")

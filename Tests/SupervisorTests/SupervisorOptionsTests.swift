@@ -1,0 +1,71 @@
+import Testing
+
+@testable import supervisor
+
+/// The Go original's command line is a compatibility contract (seed README).
+struct SupervisorOptionsTests {
+    @Test func defaultsMatchTheOriginal() throws {
+        let options = try SupervisorOptions.parse([])
+        #expect(options.listenAddress == ":2500")
+        #expect(options.prometheusBind == ":2501")
+        #expect(options.healthCheckBind == ":3000")
+        #expect(!options.enablePrometheus && !options.enableHealthCheck)
+        #expect(options.workerUser == "_ses-smtp" && options.agentUser == "_ses-cred")
+    }
+
+    @Test(arguments: [
+        ["--configuration-set-name=set-1", "--enable-prometheus", "--prometheus-bind=127.0.0.1:9", "127.0.0.1:2600"],
+        ["--configuration-set-name", "set-1", "--enable-prometheus", "--prometheus-bind", "127.0.0.1:9", "127.0.0.1:2600"],
+        ["-configuration-set-name", "set-1", "-enable-prometheus", "-prometheus-bind=127.0.0.1:9", "127.0.0.1:2600"],
+    ])
+    func everySpellingOfAFlagWorks(_ arguments: [String]) throws {
+        let options = try SupervisorOptions.parse(arguments)
+        #expect(options.configurationSetName == "set-1")
+        #expect(options.enablePrometheus)
+        #expect(options.prometheusBind == "127.0.0.1:9")
+        #expect(options.listenAddress == "127.0.0.1:2600")
+    }
+
+    @Test(arguments: [
+        (["--frobnicate"], "frobnicate"),
+        (["--enable-vault", "--vault-path=aws/creds/x"], "--enable-vault"),
+        (["--cross-account-role=arn:aws:iam::1:role/r"], "--cross-account-role"),
+        (["--health-check-bind=nowhere"], "--health-check-bind"),
+        (["localhost:99999"], "listen address"),
+        (["--configuration-set-name=a b"], "--configuration-set-name"),
+        (["--log-level=loud"], "--log-level"),
+    ])
+    func badCommandLineIsRefusedNamingTheFlag(_ arguments: [String], _ named: String) {
+        #expect {
+            try SupervisorOptions.parse(arguments)
+        } throws: { error in
+            SupervisorOptions.fullMessage(for: error).contains(named)
+        }
+    }
+
+    @Test(arguments: [
+        (":2500", ListenAddress(host: "", port: 2500)),
+        ("127.0.0.1:25", ListenAddress(host: "127.0.0.1", port: 25)),
+        ("[::1]:2525", ListenAddress(host: "::1", port: 2525)),
+        ("localhost:0", ListenAddress(host: "localhost", port: 0)),
+    ])
+    func listenAddressesParse(_ text: String, _ expected: ListenAddress) throws {
+        #expect(try ListenAddress(parsing: text) == expected)
+    }
+
+    @Test(arguments: ["2500", "::1:25", "[::1:25", "host:", "host:-1", "host:65536"])
+    func badListenAddressesAreRefused(_ text: String) {
+        #expect(throws: ListenAddress.Problem.self) { try ListenAddress(parsing: text) }
+    }
+
+    @Test func workerEnvironmentHoldsNoSecrets() {
+        let environment = [
+            "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
+            "VAULT_TOKEN": "vault", "AWS_ENDPOINT_URL_SES": "http://127.0.0.1:1", "PATH": "/bin",
+        ]
+        #expect(ChildEnvironment.filter(environment, allowed: ChildEnvironment.worker) == ["AWS_ENDPOINT_URL_SES=http://127.0.0.1:1"])
+        let agent = ChildEnvironment.filter(environment, allowed: ChildEnvironment.agent)
+        #expect(agent.contains("AWS_SECRET_ACCESS_KEY=secret"))
+        #expect(!agent.contains { $0.hasPrefix("PATH=") })
+    }
+}

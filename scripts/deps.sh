@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing need on Debian 12, and nothing that is already there.
+# Idempotent; run by `make run` and `make test`, so a fresh machine (and CI) needs nothing by hand.
+set -euo pipefail
+
+apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "deps: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+        exit 1
+    fi
+    echo "deps: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import moto.server, flask_cors, boto3, pytest' 2>/dev/null; then
+    echo "deps: installing moto[server], boto3 and pytest from PyPI"
+    python3 -m pip install -q 'moto[server]' boto3 pytest
+fi
+
+# The users the children run as when the supervisor starts as root (DESIGN: privileges).
+if [[ $(id -u) -eq 0 ]]; then
+    for user in _ses-smtp _ses-cred; do
+        if ! getent passwd "$user" >/dev/null; then
+            echo "deps: creating system user $user"
+            useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+        fi
+    done
+fi
