@@ -19,7 +19,8 @@ if [[ -z "${AWS_ACCESS_KEY_ID:-}${AWS_PROFILE:-}" ]]; then
     port=$(free_port)
     endpoint="http://127.0.0.1:$port"
     state=$(mktemp -d)
-    INITIAL_NO_AUTH_ACTION_COUNT=1000 python3 -m moto.server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+    INITIAL_NO_AUTH_ACTION_COUNT=1000 MOTO_ENABLE_RECORDING=1 MOTO_RECORDER_FILEPATH="$state/requests.jsonl" \
+        python3 -m moto.server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do curl -fs -o /dev/null "$endpoint/moto-api/" && break; sleep 0.1; done
     keys=$(python3 scripts/ses_emulator.py setup --endpoint "$endpoint" --sender sender@example.com)
@@ -27,7 +28,7 @@ if [[ -z "${AWS_ACCESS_KEY_ID:-}${AWS_PROFILE:-}" ]]; then
     export AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["AWS_SECRET_ACCESS_KEY"])' "$keys")
     export AWS_REGION=us-east-1 AWS_ENDPOINT_URL_SES=$endpoint
     echo "Local SES emulator (moto) on $endpoint; only sender@example.com is verified."
-    shown="python3 scripts/ses_emulator.py messages --endpoint $endpoint"
+    shown="python3 scripts/ses_emulator.py messages --recording $state/requests.jsonl"
 else
     echo "Using your AWS account (AWS_ACCESS_KEY_ID or AWS_PROFILE is set): mail goes to real SES."
     shown="(look in the SES console or your inbox)"

@@ -3,11 +3,16 @@
 
 setup:    create an IAM user with an access key allowed to use SES, verify sender identities, then
           switch on signature checking (every later request must be signed with that key).
-messages: print what the emulator received through SendRawEmail.
+messages: print every SendRawEmail the emulator received, exactly as sent: Source, Destinations,
+          ConfigurationSetName and the raw message. It reads moto's request recorder (moto started with
+          MOTO_ENABLE_RECORDING=1 and MOTO_RECORDER_FILEPATH), since moto's own store mixes the
+          recipients of the headers into Destinations.
 """
 import argparse
+import base64
 import json
 import sys
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -40,25 +45,50 @@ def setup(endpoint, senders):
     return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
-def messages(endpoint):
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
-        data = json.load(response)
-    return data.get("ses", {}).get("RawMessage", [])
+def send_raw_email_forms(recording):
+    """Every SendRawEmail request in a moto recording, as parsed form fields (values are lists)."""
+    forms = []
+    try:
+        lines = open(recording, encoding="utf-8").read().splitlines()
+    except FileNotFoundError:
+        return forms
+    for line in lines:
+        entry = json.loads(line)
+        body = entry.get("body") or ""
+        raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+        form = urllib.parse.parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
+        if form.get("Action") == ["SendRawEmail"]:
+            forms.append(form)
+    return forms
+
+
+def raw_message(form):
+    return base64.b64decode(form["RawMessage.Data"][0])
+
+
+def destinations(form):
+    numbered = [(int(k.rsplit(".", 1)[1]), v[0]) for k, v in form.items() if k.startswith("Destinations.member.")]
+    return [address for _, address in sorted(numbered)]
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["setup", "messages"])
-    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--endpoint", help="moto server URL (for setup)")
     parser.add_argument("--sender", action="append", default=[])
+    parser.add_argument("--recording", help="moto's MOTO_RECORDER_FILEPATH (for messages)")
     args = parser.parse_args()
     if args.command == "setup":
         json.dump(setup(args.endpoint, args.sender), sys.stdout)
-    else:
-        for message in messages(args.endpoint):
-            print(f"--- MessageId {message['id']}  Source {message['source']}  Destinations {message['destinations']}")
-            print(message["raw_data"])
-    print()
+        print()
+        return
+    for form in send_raw_email_forms(args.recording):
+        source = form.get("Source", ["(none: SES takes the From header)"])[0]
+        extra = f"  ConfigurationSetName {form['ConfigurationSetName'][0]}" if "ConfigurationSetName" in form else ""
+        print(f"--- Source {source}  Destinations {', '.join(destinations(form))}{extra}")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw_message(form))
+        print()
 
 
 if __name__ == "__main__":

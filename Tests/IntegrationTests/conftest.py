@@ -6,8 +6,6 @@
 - `start_proxy`: starts `ses-smtpd-proxy` from SES_PROXY_BIN_DIR with a controlled environment and
   waits until /health says ok; stops it with SIGTERM (by PID) at the end of the test.
 """
-import base64
-import json
 import os
 import re
 import signal
@@ -17,7 +15,6 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -66,34 +63,16 @@ class Moto:
         self.access_key_id = keys["AWS_ACCESS_KEY_ID"]
         self.secret_access_key = keys["AWS_SECRET_ACCESS_KEY"]
 
-    def send_raw_email_forms(self):
-        """Every SendRawEmail request moto received, as parsed form fields (values as lists)."""
-        forms = []
-        if not self.recording.exists():
-            return forms
-        for line in self.recording.read_text().splitlines():
-            entry = json.loads(line)
-            body = entry.get("body") or ""
-            raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
-            form = urllib.parse.parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
-            if form.get("Action") == ["SendRawEmail"]:
-                forms.append(form)
-        return forms
-
     def form_containing(self, marker):
         """The one SendRawEmail form whose raw message contains `marker` (bytes)."""
-        found = [f for f in self.send_raw_email_forms() if marker in raw_message(f)]
+        forms = ses_emulator.send_raw_email_forms(self.recording)
+        found = [f for f in forms if marker in raw_message(f)]
         assert len(found) == 1, f"expected one SendRawEmail with {marker!r}, found {len(found)}"
         return found[0]
 
 
-def raw_message(form):
-    return base64.b64decode(form["RawMessage.Data"][0])
-
-
-def destinations(form):
-    numbered = [(int(k.rsplit(".", 1)[1]), v[0]) for k, v in form.items() if k.startswith("Destinations.member.")]
-    return [address for _, address in sorted(numbered)]
+raw_message = ses_emulator.raw_message
+destinations = ses_emulator.destinations
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +127,21 @@ class Proxy:
                 name, value = line.rsplit(" ", 1)
                 values[name] = float(value)
         return values
+
+    def metrics_reach(self, expected, seconds=10):
+        """Waits until every metric in `expected` has its value: children report counts over IPC,
+        so the supervisor may serve them a moment after the SMTP reply. Returns the last scrape."""
+        last = {}
+
+        def reached():
+            last.update(self.metrics())
+            return all(last.get(name) == value for name, value in expected.items())
+
+        try:
+            wait_until(reached, seconds, f"metrics {expected}")
+        except AssertionError:
+            raise AssertionError(f"metrics never reached {expected}; last {last}") from None
+        return last
 
     def child_pids(self):
         """{'ses-cred-agent': pid, 'ses-smtp-worker': pid} of the newest children, from the log."""
