@@ -28,6 +28,11 @@ let package = Package(
         // Typed wrappers for what Swift cannot call directly: prctl, SO_PEERCRED, the
         // variadic curl_easy_setopt, and a fork/exec that only runs async-signal-safe code.
         .target(name: "CShim", dependencies: ["CCurl"], path: "Sources/CShim"),
+        // The SMTP protocol core (STYLE §3): pure values, bytes in and actions out. A library of its
+        // own so that the worker and the fuzzer run the same code.
+        .target(name: "SMTPCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // libFuzzer entry point over SMTPCore; `make fuzz` builds it with -sanitize=fuzzer.
+        .executableTarget(name: "smtp-fuzz", dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "Shared",
             dependencies: [
@@ -52,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "smtp-worker",
             dependencies: [
-                "Shared", "CShim",
+                "Shared", "CShim", "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,9 +78,13 @@ let package = Package(
             dependencies: ["Shared", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "SMTPCoreTests",
+            dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "SMTPWorkerTests",
             dependencies: [
-                "smtp-worker", "Shared",
+                "smtp-worker", "Shared", "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

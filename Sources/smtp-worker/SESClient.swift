@@ -1,5 +1,6 @@
 import NIOCore
 import Shared
+import SMTPCore
 
 /// Sends SendRawEmail, signed with the derived key the agent handed over. Blocking: runs on the
 /// worker's thread pool; the HTTP client reuses connections across calls.

@@ -1,4 +1,5 @@
 import Shared
+import SMTPCore
 
 /// Every way a SendRawEmail can fail, as the worker sees it. Mapped to SMTP replies in one table
 /// (`SESFailure.disposition`).

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Shared
+import SMTPCore
 
 #if canImport(Glibc)
 import Glibc

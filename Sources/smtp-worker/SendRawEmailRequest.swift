@@ -1,5 +1,6 @@
 import NIOCore
 import Shared
+import SMTPCore
 
 /// The form body of SES v1 `SendRawEmail` (query protocol, version 2010-12-01). The raw message is
 /// base64-encoded and percent-encoded in one pass, since it is most of the request.

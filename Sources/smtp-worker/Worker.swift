@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Shared
+import SMTPCore
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,10 @@ import Glibc
 /// with credentials from the agent. Runs as `_ses-smtp` with no capabilities; sees no secret but
 /// the derived signing key.
 struct Worker {
-    static let allowedOptions: Set<String> = ["log-level", "hostname", "configuration-set-name"]
+    static let allowedOptions: Set<String> = [
+        "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
+        "max-connections-per-ip", "add-received-header",
+    ]
     static let drainDeadline = TimeAmount.seconds(25)
 
     let options: ChildOptions
@@ -53,18 +57,23 @@ struct Worker {
             control: control,
             logger: logger
         )
-        let limits = SMTPLimits()
-        let hostname = options["hostname"] ?? "localhost"
-        let connections = ConnectionRegistry()
+        let settings = try WorkerSettings(options: options)
+        let (limits, hostname, trace) = (settings.limits, settings.hostname, settings.trace)
+        let connections = ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer)
+        let refusal = SMTPReply.tooManyConnections.wireText
         let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 511)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    connections.add(channel)
+                    guard connections.admit(channel) else {
+                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: refusal))
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: .seconds(limits.idleTimeoutSeconds))
                     )
                     try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(limits: limits, hostname: hostname, relay: relay, logger: logger)
+                        SMTPServerHandler(limits: limits, hostname: hostname, relay: relay, trace: trace, logger: logger)
                     )
                 }
             }
@@ -109,4 +118,33 @@ struct Worker {
 
 struct WorkerError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The worker's SMTP settings from its command line, which the supervisor already validated; a bad
+/// value here is a bug, reported as such.
+struct WorkerSettings {
+    var limits = SMTPLimits()
+    var hostname: String
+    var maxConnections = 1000
+    var maxConnectionsPerPeer = 100
+    var trace: ReceivedHeader?
+
+    init(options: ChildOptions) throws(WorkerError) {
+        hostname = options["hostname"] ?? "localhost"
+        if let size = try Self.number(options, "max-message-size") { limits.maxMessageSize = size }
+        if let seconds = try Self.number(options, "idle-timeout") { limits.idleTimeoutSeconds = Int64(seconds) }
+        if let count = try Self.number(options, "max-connections") { maxConnections = count }
+        if let count = try Self.number(options, "max-connections-per-ip") { maxConnectionsPerPeer = count }
+        if options["add-received-header"] == "true" {
+            trace = ReceivedHeader(hostname: hostname)
+            // The header is part of what SES receives and counts against the same limit.
+            limits.maxMessageSize = max(0, limits.maxMessageSize - ReceivedHeader.reservedOctets)
+        }
+    }
+
+    private static func number(_ options: ChildOptions, _ name: String) throws(WorkerError) -> Int? {
+        guard let text = options[name] else { return nil }
+        guard let value = Int(text, radix: 10), value > 0 else { throw WorkerError(description: "--\(name) \(text): not a positive number") }
+        return value
+    }
 }

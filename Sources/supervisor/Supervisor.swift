@@ -152,8 +152,8 @@ final class Supervisor {
         while let event = await iterator.next() {
             switch event {
             case .ready(.agent, generation):
-                var arguments = ["--log-level", options.logLevel, "--hostname", options.hostname ?? Self.hostName()]
-                if let set = options.configurationSetName { arguments += ["--configuration-set-name", set] }
+                let arguments = ["--log-level", options.logLevel, "--hostname", options.hostname ?? Self.hostName()]
+                    + options.workerArguments
                 do {
                     try await start(
                         .worker, generation: generation, path: paths[.worker] ?? "", arguments: arguments,

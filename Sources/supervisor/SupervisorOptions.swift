@@ -38,6 +38,21 @@ struct SupervisorOptions: ParsableArguments {
     @Option(name: goStyle("hostname"), help: "Name in the SMTP banner and EHLO reply (default: the host name).")
     var hostname: String?
 
+    @Option(name: goStyle("max-message-size"), help: "Largest message accepted, in bytes (SES v1: 10485760).")
+    var maxMessageSize = 10_485_760
+
+    @Option(name: goStyle("idle-timeout"), help: "Seconds a client may stay silent, also during DATA (RFC 5321: at least 300).")
+    var idleTimeout = 300
+
+    @Option(name: goStyle("max-connections"), help: "SMTP connections served at once; more get 421.")
+    var maxConnections = 1000
+
+    @Option(name: goStyle("max-connections-per-ip"), help: "SMTP connections from one address at once; more get 421.")
+    var maxConnectionsPerIP = 100
+
+    @Flag(name: goStyle("add-received-header"), help: "Prepend an RFC 5321 Received: trace header to every message.")
+    var addReceivedHeader = false
+
     @Option(name: goStyle("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -57,6 +72,14 @@ struct SupervisorOptions: ParsableArguments {
         if let name = configurationSetName, !ListenAddress.isPlainToken(name) {
             throw ValidationError("--configuration-set-name \(name): letters, digits, '_' and '-' only")
         }
+        for (flag, value, range) in [
+            ("--max-message-size", maxMessageSize, 1024...10_485_760),  // SES v1 refuses anything larger
+            ("--idle-timeout", idleTimeout, 1...86_400),
+            ("--max-connections", maxConnections, 1...100_000),
+            ("--max-connections-per-ip", maxConnectionsPerIP, 1...100_000),
+        ] where !range.contains(value) {
+            throw ValidationError("\(flag) \(value): must be from \(range.lowerBound) to \(range.upperBound)")
+        }
         for (flag, value) in [("listen address", listenAddress), ("--prometheus-bind", prometheusBind), ("--health-check-bind", healthCheckBind)] {
             do {
                 _ = try ListenAddress(parsing: value)
@@ -65,8 +88,18 @@ struct SupervisorOptions: ParsableArguments {
             }
         }
     }
-}
 
+    /// What the worker needs of these options, as its command line.
+    var workerArguments: [String] {
+        var arguments = [
+            "--max-message-size", "\(maxMessageSize)", "--idle-timeout", "\(idleTimeout)",
+            "--max-connections", "\(maxConnections)", "--max-connections-per-ip", "\(maxConnectionsPerIP)",
+        ]
+        if let configurationSetName { arguments += ["--configuration-set-name", configurationSetName] }
+        if addReceivedHeader { arguments += ["--add-received-header", "true"] }
+        return arguments
+    }
+}
 
 private func goStyle(_ name: String) -> NameSpecification {
     [.customLong(name), .customLong(name, withSingleDash: true)]

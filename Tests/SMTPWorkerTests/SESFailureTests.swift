@@ -1,3 +1,4 @@
+import SMTPCore
 import Shared
 import Testing
 

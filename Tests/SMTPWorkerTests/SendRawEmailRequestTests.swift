@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SMTPCore
 import Testing
 
 @testable import smtp_worker

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import smtp_worker
+@testable import SMTPCore
 
 /// The protocol core as a value: a dialogue in, replies and actions out. No sockets.
 struct SMTPSessionTests {
@@ -30,10 +30,20 @@ struct SMTPSessionTests {
         #expect(session.start() == [.reply(SMTPReply(220, nil, "relay.test ESMTP ses-smtpd-proxy"))])
     }
 
-    @Test func ehloAdvertisesExactlyTheSpineExtensions() {
-        let reply = SMTPReply.ehlo(hostname: "relay.test", limits: Self.limits)
-        #expect(reply.wireText == "250-relay.test\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n")
-        #expect(!reply.wireText.contains("SMTPUTF8"))
+    @Test func ehloAdvertisesExactlyTheseExtensions() {
+        var limits = Self.limits
+        limits.maxMessageSize = 7_000_000
+        let reply = SMTPReply.ehlo(hostname: "relay.test", limits: limits)
+        #expect(
+            reply.wireText
+                == "250-relay.test\r\n250-PIPELINING\r\n250-SIZE 7000000\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n")
+        #expect(!reply.wireText.contains("SMTPUTF8"), "SES does not support SMTPUTF8")
+        #expect(!reply.wireText.contains("DSN"), "SES makes its own bounces")
+    }
+
+    @Test func heloGetsAPlainGreeting() {
+        #expect(Self.dialogue(["HELO c"]) == ["250"])
+        #expect(SMTPReply.helo(hostname: "relay.test").wireText == "250 relay.test\r\n")
     }
 
     @Test(arguments: [
@@ -57,6 +67,18 @@ struct SMTPSessionTests {
         (["EHLO c", "MAIL FROM:<jörg@b.c>"], ["250", "553 5.6.7"]),
         (["EHLO c", "MAIL FROM: <a@b.c>", "RCPT TO: <@relay.example:d@e.f>"], ["250", "250 2.1.0", "250 2.1.5"]),
         (["QUIT"], ["221 2.0.0"]),
+        (["EHLO c", "BDAT 5"], ["250", "503 5.5.1"]),
+        (["EHLO c", "MAIL FROM:<a@b.c>", "BDAT 5 LAST"], ["250", "250 2.1.0", "503 5.5.1"]),
+        (["BDAT 1"], ["503 5.5.1"]),
+        (["EHLO c", "BDAT x"], ["250", "501 5.5.4"]),
+        (["EHLO c", "BDAT 5 FIRST"], ["250", "501 5.5.4"]),
+        (["EHLO c", "BDAT 1234567890123"], ["250", "501 5.5.4"]),
+        (["EHLO c", "MAIL FROM:<a@b.c> SIZE=-1"], ["250", "501 5.5.4"]),
+        (["EHLO c", "MAIL FROM:<a@b.c> BODY=BINARYMIME"], ["250", "555 5.5.4"]),
+        (["EHLO c", "MAIL FROM:<a@b.c>", "RCPT TO:<d@e.f> NOTIFY=NEVER"], ["250", "250 2.1.0", "555 5.5.4"]),
+        (["EHLO c", "MAIL FROM:<a@b.c>", "RCPT TO:<dé@e.f>"], ["250", "250 2.1.0", "553 5.6.7"]),
+        (["EHLO c", "MAIL FROM:<>", "RCPT TO:<>"], ["250", "250 2.1.0", "501 5.1.3"]),
+        (["ehlo c", "mail from:<a@b.c>", "rcpt to:<d@e.f>", "rset", "quit"], ["250", "250 2.1.0", "250 2.1.5", "250 2.0.0", "221 2.0.0"]),
     ])
     func dialogueGetsTheseReplies(_ lines: [String], _ expected: [String]) {
         #expect(Self.dialogue(lines) == expected)

@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import smtp_worker
+@testable import SMTPCore
 
 struct SMTPInputFramerTests {
     static func events(_ text: String, maxLine: Int = 512, dataAfterLine: Int? = nil) -> [SMTPInputFramer.Event] {

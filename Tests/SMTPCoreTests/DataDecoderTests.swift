@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import smtp_worker
+@testable import SMTPCore
 
 /// DATA decoding (RFC 5321 §4.1.1.4, §4.5.2) fed every way a network can split it.
 struct DataDecoderTests {

@@ -1,43 +1,54 @@
 /// The SMTP protocol as a value: commands and events in, actions out. No NIO, no clocks, no async;
 /// `SMTPServerHandler` feeds it and carries out what it returns.
-struct SMTPSession {
-    enum State: Equatable {
+package struct SMTPSession {
+    package enum State: Equatable {
         case greeting
         case ready
         case mail(Envelope)
         case data(Envelope)
+        /// RFC 3030: between BDAT chunks of one message; `octets` received so far.
+        case bdat(Envelope, octets: Int)
+        /// A BDAT chunk is arriving; `last` if it ends the message.
+        case chunk(Envelope, octets: Int, last: Bool)
         case relaying(Envelope)
         case quitting
     }
 
-    private(set) var state: State = .greeting
-    private(set) var errorCount = 0
+    package private(set) var state: State = .greeting
+    package private(set) var errorCount = 0
+    /// The name the client gave in EHLO or HELO, and which of the two it used (for a trace header).
+    package private(set) var clientName: String?
+    package private(set) var saidEHLO = false
     private var draining = false
-    let limits: SMTPLimits
-    let hostname: String
+    package let limits: SMTPLimits
+    package let hostname: String
 
-    init(limits: SMTPLimits, hostname: String) {
+    package init(limits: SMTPLimits, hostname: String) {
         self.limits = limits
         self.hostname = hostname
     }
 
-    mutating func start() -> [SessionAction] {
+    package mutating func start() -> [SessionAction] {
         [.reply(.greeting(hostname: hostname))]
     }
 
-    mutating func receive(_ command: SMTPCommand) -> [SessionAction] {
+    package mutating func receive(_ command: SMTPCommand) -> [SessionAction] {
         if draining { return shutDown() }
         switch (state, command) {
-        case (.quitting, _), (.data, _), (.relaying, _):
-            return []  // the handler sends nothing here while DATA or a relay is in progress
+        case (.quitting, _), (.data, _), (.chunk, _), (.relaying, _):
+            return []  // the handler sends nothing here while content or a relay is in progress
+        case (_, .bdat(let size, _)) where !isAcceptingChunks:
+            return error(bdatRefusal) + [.discardChunk(size: size)]
         case (_, .quit):
             state = .quitting
             return [.reply(.bye), .close]
-        case (_, .ehlo):
+        case (_, .ehlo(let name)):
             state = .ready
+            (clientName, saidEHLO) = (name, true)
             return [.reply(.ehlo(hostname: hostname, limits: limits))]
-        case (_, .helo):
+        case (_, .helo(let name)):
             state = .ready
+            (clientName, saidEHLO) = (name, false)
             return [.reply(.helo(hostname: hostname))]
         case (_, .noop):
             return [.reply(.ok)]
@@ -56,7 +67,7 @@ struct SMTPSession {
             }
             state = .mail(Envelope(sender: parameters.sender))
             return [.reply(.senderOK)]
-        case (.mail, .mail):
+        case (.mail, .mail), (.bdat, .mail):
             return error(.nestedMail)
         case (.ready, .rcpt), (.ready, .data):
             return error(.needMail)
@@ -69,6 +80,18 @@ struct SMTPSession {
             guard !envelope.recipients.isEmpty else { return error(.needRecipient) }
             state = .data(envelope)
             return [.reply(.startData), .receiveData]
+        case (.mail(let envelope), .bdat(let size, let last)):
+            state = .chunk(envelope, octets: 0, last: last)
+            return [.receiveChunk(size: size)]
+        case (.bdat(let envelope, let octets), .bdat(let size, let last)):
+            state = .chunk(envelope, octets: octets, last: last)
+            return [.receiveChunk(size: size)]
+        case (.bdat, .data):
+            return error(.mixedDataAndBDAT)
+        case (.bdat, .rcpt):
+            return error(.badSequence)
+        case (_, .bdat(let size, _)):
+            return error(.badSequence) + [.discardChunk(size: size)]
         case (_, .notImplemented):
             return error(.notImplemented)
         case (_, .unknown):
@@ -78,14 +101,31 @@ struct SMTPSession {
         }
     }
 
+    /// BDAT needs a sender and at least one recipient; chunks of one message follow each other.
+    private var isAcceptingChunks: Bool {
+        switch state {
+        case .mail(let envelope): !envelope.recipients.isEmpty
+        case .bdat: true
+        default: false
+        }
+    }
+
+    private var bdatRefusal: SMTPReply {
+        switch state {
+        case .greeting: .needHello
+        case .mail: .needRecipient
+        default: .needMail
+        }
+    }
+
     /// The command line went over `maxCommandLine`; its remainder is being discarded.
-    mutating func lineTooLong() -> [SessionAction] { error(.lineTooLong) }
+    package mutating func lineTooLong() -> [SessionAction] { error(.lineTooLong) }
 
     /// A command line ended in a bare LF.
-    mutating func badLineEnding() -> [SessionAction] { error(.badLineEnding) }
+    package mutating func badLineEnding() -> [SessionAction] { error(.badLineEnding) }
 
     /// The DATA terminator arrived. `overflowed`: the message went over the size limit and was dropped.
-    mutating func dataFinished(overflowed: Bool) -> [SessionAction] {
+    package mutating func dataFinished(overflowed: Bool) -> [SessionAction] {
         guard case .data(let envelope) = state else { preconditionFailure("dataFinished outside DATA") }
         if overflowed {
             state = .ready
@@ -95,23 +135,39 @@ struct SMTPSession {
         return [.relay(envelope)]
     }
 
+    /// The last octet of a BDAT chunk arrived; `octets` is the message's size so far. A message over
+    /// the limit is still read to its LAST chunk (RFC 3030 keeps the client sending), then refused.
+    package mutating func chunkFinished(octets: Int, overflowed: Bool) -> [SessionAction] {
+        guard case .chunk(let envelope, _, let last) = state else { preconditionFailure("chunkFinished outside BDAT") }
+        guard last else {
+            state = .bdat(envelope, octets: octets)
+            return [.reply(.chunkReceived(octets))]
+        }
+        if overflowed {
+            state = .ready
+            return finishTransaction(.messageTooLarge)
+        }
+        state = .relaying(envelope)
+        return [.relay(envelope)]
+    }
+
     /// SES answered (or could not be reached); the transaction is over either way.
-    mutating func relayFinished(_ reply: SMTPReply) -> [SessionAction] {
+    package mutating func relayFinished(_ reply: SMTPReply) -> [SessionAction] {
         guard case .relaying = state else { preconditionFailure("relayFinished without a relay") }
         state = .ready
         return finishTransaction(reply)
     }
 
     /// The worker is stopping: an idle session is told so now, a busy one when its transaction ends.
-    mutating func drain() -> [SessionAction] {
+    package mutating func drain() -> [SessionAction] {
         draining = true
         switch state {
-        case .data, .relaying, .quitting: return []
+        case .data, .chunk, .relaying, .quitting: return []
         default: return shutDown()
         }
     }
 
-    mutating func idleTimeout() -> [SessionAction] {
+    package mutating func idleTimeout() -> [SessionAction] {
         state = .quitting
         return [.reply(.idleTimeout), .close]
     }
@@ -137,16 +193,25 @@ struct SMTPSession {
 
 /// The SMTP envelope of one transaction: MAIL FROM becomes SES's Source, every accepted RCPT one of
 /// its Destinations (which is how Bcc reaches its recipients).
-struct Envelope: Equatable, Sendable {
+package struct Envelope: Equatable, Sendable {
     /// Empty for `<>`: then no Source is sent and SES takes the From header.
-    var sender: String
-    var recipients: [String] = []
+    package var sender: String
+    package var recipients: [String] = []
+
+    package init(sender: String, recipients: [String] = []) {
+        self.sender = sender
+        self.recipients = recipients
+    }
 }
 
-enum SessionAction: Equatable {
+package enum SessionAction: Equatable {
     case reply(SMTPReply)
     /// Switch the input to DATA decoding.
     case receiveData
+    /// Take the next `size` octets as message content; answer with `chunkFinished`.
+    case receiveChunk(size: Int)
+    /// Take the next `size` octets off the stream and drop them (a refused BDAT).
+    case discardChunk(size: Int)
     /// Hand the received message to SES; answer with `relayFinished`.
     case relay(Envelope)
     case close

@@ -1,45 +1,66 @@
 import NIOCore
 
-/// Splits the client's byte stream into command lines and DATA content. Memory stays bounded: a
-/// command line over the limit is reported once and the rest of it discarded as it arrives; DATA is
-/// handed on in chunks.
-struct SMTPInputFramer {
-    enum Event: Equatable {
+/// Splits the client's byte stream into command lines and message content (DATA, or BDAT chunks).
+/// Memory stays bounded: a command line over the limit is reported once and the rest of it discarded
+/// as it arrives; content is handed on in pieces as it arrives.
+package struct SMTPInputFramer {
+    package enum Event: Equatable {
         case line([UInt8])
         case lineTooLong
         case badLineEnding
+        /// A piece of message content, DATA (already dot-unstuffed) or BDAT.
         case dataChunk(ByteBuffer)
         case dataEnd
+        /// The last octet of a BDAT chunk has arrived.
+        case chunkEnd
     }
 
     private enum Mode {
         case command
         case discardingLine
         case data(DataDecoder)
+        case chunk(remaining: Int)
     }
 
     private var mode: Mode = .command
-    private var dataEndPending = false
-    let maxLineLength: Int
+    private var endPending: Event?
+    package let maxLineLength: Int
 
-    init(maxLineLength: Int) {
+    package init(maxLineLength: Int) {
         self.maxLineLength = maxLineLength
     }
 
     /// Call when the session answered 354: what follows is message content.
-    mutating func beginData() {
+    package mutating func beginData() {
         mode = .data(DataDecoder())
     }
 
-    mutating func next(from buffer: inout ByteBuffer) -> Event? {
-        if dataEndPending {
-            dataEndPending = false
-            return .dataEnd
+    /// Call right after a well-formed BDAT command, accepted or not: its `size` octets follow the
+    /// line either way, and must be taken off the stream to stay in step (RFC 3030 §2).
+    package mutating func beginChunk(size: Int) {
+        mode = .chunk(remaining: size)
+    }
+
+    package mutating func next(from buffer: inout ByteBuffer) -> Event? {
+        if let pending = endPending {
+            endPending = nil
+            return pending
         }
         while true {
             switch mode {
             case .command:
                 return nextLine(from: &buffer)
+            case .chunk(let remaining):
+                if remaining == 0 {
+                    mode = .command
+                    return .chunkEnd
+                }
+                guard buffer.readableBytes > 0, let piece = buffer.readSlice(length: min(remaining, buffer.readableBytes))
+                else { return nil }
+                let left = remaining - piece.readableBytes
+                mode = left == 0 ? .command : .chunk(remaining: left)
+                if left == 0 { endPending = .chunkEnd }
+                return .dataChunk(piece)
             case .discardingLine:
                 guard let lf = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
                     buffer.moveReaderIndex(to: buffer.writerIndex)
@@ -54,7 +75,7 @@ struct SMTPInputFramer {
                 buffer.moveReaderIndex(forwardBy: consumed)
                 mode = finished ? .command : .data(decoder)
                 if chunk.readableBytes == 0 { return finished ? .dataEnd : nil }
-                dataEndPending = finished
+                if finished { endPending = .dataEnd }
                 return .dataChunk(chunk)
             }
         }

@@ -1,11 +1,13 @@
 /// One parsed SMTP command line. Parsing is pure; a line that does not parse becomes `.invalid`
 /// carrying the reply for it.
-enum SMTPCommand: Equatable, Sendable {
+package enum SMTPCommand: Equatable, Sendable {
     case ehlo(String)
     case helo(String)
     case mail(MailParameters)
     case rcpt(String)
     case data
+    /// RFC 3030 BDAT: exactly `size` octets of message content follow the command line.
+    case bdat(size: Int, last: Bool)
     case rset
     case noop
     case quit
@@ -15,14 +17,19 @@ enum SMTPCommand: Equatable, Sendable {
     case unknown
     case invalid(SMTPReply)
 
-    struct MailParameters: Equatable, Sendable {
+    package struct MailParameters: Equatable, Sendable {
         /// Empty for the null reverse-path `<>`.
-        var sender: String
-        var declaredSize: Int?
+        package var sender: String
+        package var declaredSize: Int?
+
+        package init(sender: String, declaredSize: Int?) {
+            self.sender = sender
+            self.declaredSize = declaredSize
+        }
     }
 
     /// Invalid UTF-8 decodes to replacement characters, which the address check then refuses as non-ASCII.
-    static func parse(_ line: [UInt8], limits: SMTPLimits) -> SMTPCommand {
+    package static func parse(_ line: [UInt8], limits: SMTPLimits) -> SMTPCommand {
         parseVerb(String(decoding: line, as: UTF8.self), limits: limits)
     }
 
@@ -41,6 +48,8 @@ enum SMTPCommand: Equatable, Sendable {
             return parseRcpt(argument, limits: limits)
         case "DATA":
             return argument.isEmpty ? .data : .invalid(.syntaxError)
+        case "BDAT":
+            return parseBDAT(argument)
         case "RSET":
             return argument.isEmpty ? .rset : .invalid(.syntaxError)
         case "NOOP":
@@ -51,11 +60,25 @@ enum SMTPCommand: Equatable, Sendable {
             return .vrfy
         case "HELP":
             return .help
-        case "EXPN", "TURN", "ETRN", "BDAT", "STARTTLS", "AUTH", "ATRN":
+        case "EXPN", "TURN", "ETRN", "STARTTLS", "AUTH", "ATRN":
             return .notImplemented
         default:
             return .unknown
         }
+    }
+
+    /// `BDAT <chunk-size> [LAST]` (RFC 3030 §2), size in decimal digits only.
+    private static func parseBDAT(_ argument: Substring) -> SMTPCommand {
+        let words = argument.split(separator: " ")
+        guard (1...2).contains(words.count), let sizeText = words.first,
+            sizeText.count <= SMTPLimits.maxSizeDigits, sizeText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let size = Int(sizeText, radix: 10)
+        else { return .invalid(.syntaxError) }
+        if words.count == 2 {
+            guard words[1].uppercased() == "LAST" else { return .invalid(.syntaxError) }
+            return .bdat(size: size, last: true)
+        }
+        return .bdat(size: size, last: false)
     }
 
     private static func parseMail(_ argument: Substring, limits: SMTPLimits) -> SMTPCommand {
@@ -71,7 +94,7 @@ enum SMTPCommand: Equatable, Sendable {
                 let value = parts.count == 2 ? String(parts[1]) : nil
                 switch (key, value?.uppercased()) {
                 case ("SIZE", .some(let size)):
-                    guard size.count <= 12, let parsed = Int(size, radix: 10), parsed >= 0 else {
+                    guard size.count <= SMTPLimits.maxSizeDigits, size.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let parsed = Int(size, radix: 10), parsed >= 0 else {
                         return .invalid(.syntaxError)
                     }
                     declaredSize = parsed

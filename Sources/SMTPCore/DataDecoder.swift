@@ -4,7 +4,7 @@ import NIOCore
 /// which is only ever CRLF "." CRLF. Bare CR and bare LF are message content and never start a line,
 /// so they can neither end the message nor smuggle a second one. Everything else passes through byte
 /// for byte. Works on any split of the input; holds back at most the CR of a possible end marker.
-struct DataDecoder {
+package struct DataDecoder {
     private enum State {
         case lineStart
         case inLine
@@ -19,7 +19,9 @@ struct DataDecoder {
 
     /// Appends message bytes from `input` to `output`. Returns how many bytes of `input` belong to the
     /// message (the rest follows the end marker) and whether the end marker was seen.
-    mutating func decode(_ input: ByteBuffer, into output: inout ByteBuffer) -> (consumed: Int, finished: Bool) {
+    package init() {}
+
+    package mutating func decode(_ input: ByteBuffer, into output: inout ByteBuffer) -> (consumed: Int, finished: Bool) {
         input.withUnsafeReadableBytes { bytes in
             decode(bytes, into: &output)
         }

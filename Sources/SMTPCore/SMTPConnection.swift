@@ -1,0 +1,127 @@
+import NIOCore
+
+/// One client connection as a value: the client's bytes go in, what to send, relay or close comes
+/// out. It owns the framer, the session and the message being received, so the NIO handler and the
+/// fuzzer drive exactly the same code. Memory stays bounded: a message over the size limit is read to
+/// its end and dropped, and input is only buffered up to one command line.
+package struct SMTPConnection {
+    package enum Action: Equatable {
+        case send(SMTPReply)
+        /// Give the message to SES and call `relayFinished` with the answer; until then `process`
+        /// reads no further input, so pipelined commands wait in order.
+        case relay(Envelope, message: ByteBuffer)
+        case close
+    }
+
+    private var session: SMTPSession
+    private var framer: SMTPInputFramer
+    private var input = ByteBuffer()
+    private var message = ByteBuffer()
+    private var messageOctets = 0
+    private var discardingChunk = false
+    package private(set) var isRelaying = false
+    package private(set) var isClosed = false
+
+    package init(limits: SMTPLimits, hostname: String) {
+        session = SMTPSession(limits: limits, hostname: hostname)
+        framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine)
+    }
+
+    package var limits: SMTPLimits { session.limits }
+    package var clientName: String? { session.clientName }
+    package var saidEHLO: Bool { session.saidEHLO }
+
+    package mutating func start() -> [Action] { carryOut(session.start()) }
+
+    /// Appends the client's bytes and handles as much of them as can be handled now.
+    package mutating func receive(_ bytes: inout ByteBuffer) -> [Action] {
+        input.writeBuffer(&bytes)
+        return process()
+    }
+
+    /// Handles buffered input until it runs out, a relay starts, or the connection closes.
+    package mutating func process() -> [Action] {
+        var actions: [Action] = []
+        while !isRelaying && !isClosed, let event = framer.next(from: &input) {
+            actions += handle(event)
+        }
+        input.discardReadBytes()
+        return actions
+    }
+
+    package mutating func relayFinished(_ reply: SMTPReply) -> [Action] {
+        precondition(isRelaying, "relayFinished without a relay")
+        isRelaying = false
+        return carryOut(session.relayFinished(reply)) + process()
+    }
+
+    package mutating func drain() -> [Action] { carryOut(session.drain()) }
+
+    /// The idle timer fired. Ignored while SES has the message: the client is waiting for us.
+    package mutating func idleTimeout() -> [Action] {
+        isRelaying ? [] : carryOut(session.idleTimeout())
+    }
+
+    private mutating func handle(_ event: SMTPInputFramer.Event) -> [Action] {
+        switch event {
+        case .line(let line):
+            return carryOut(session.receive(SMTPCommand.parse(line, limits: session.limits)))
+        case .lineTooLong:
+            return carryOut(session.lineTooLong())
+        case .badLineEnding:
+            return carryOut(session.badLineEnding())
+        case .dataChunk(var chunk):
+            guard !discardingChunk else { return [] }
+            messageOctets += chunk.readableBytes
+            if messageOctets <= session.limits.maxMessageSize {
+                message.writeBuffer(&chunk)
+            } else {
+                message = ByteBuffer()
+            }
+            return []
+        case .dataEnd:
+            return carryOut(session.dataFinished(overflowed: overflowed))
+        case .chunkEnd:
+            if discardingChunk {
+                discardingChunk = false
+                return []
+            }
+            return carryOut(session.chunkFinished(octets: messageOctets, overflowed: overflowed))
+        }
+    }
+
+    private var overflowed: Bool { messageOctets > session.limits.maxMessageSize }
+
+    private mutating func carryOut(_ sessionActions: [SessionAction]) -> [Action] {
+        var actions: [Action] = []
+        for action in sessionActions {
+            switch action {
+            case .reply(let reply):
+                actions.append(.send(reply))
+            case .receiveData:
+                startMessage()
+                framer.beginData()
+            case .receiveChunk(let size):
+                if case .chunk(_, octets: 0, _) = session.state { startMessage() }
+                framer.beginChunk(size: size)
+            case .discardChunk(let size):
+                discardingChunk = true
+                framer.beginChunk(size: size)
+            case .relay(let envelope):
+                isRelaying = true
+                actions.append(.relay(envelope, message: message))
+                message = ByteBuffer()
+            case .close:
+                isClosed = true
+                actions.append(.close)
+            }
+        }
+        return actions
+    }
+
+    private mutating func startMessage() {
+        message = ByteBuffer()
+        message.reserveCapacity(64 * 1024)
+        messageOctets = 0
+    }
+}

@@ -1,0 +1,59 @@
+// libFuzzer entry point: SMTPConnection (framer, DATA and BDAT decoding, command parser, session)
+// driven by arbitrary client bytes, split into reads as the first input byte says, with SES
+// answering at random. Built by `make fuzz` with -sanitize=fuzzer; a crash, a hang or unbounded
+// memory is a bug, and the input that found it becomes a unit test.
+import NIOCore
+import SMTPCore
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size > 0 else { return 0 }
+    var limits = SMTPLimits()
+    limits.maxMessageSize = 4096
+    limits.maxRecipients = 5
+    var connection = SMTPConnection(limits: limits, hostname: "fuzz")
+    var relays = 0
+    var pending = connection.start()
+    let stride = Int(data[0] % 64) + 1
+    var offset = 1
+    while true {
+        while let action = pending.first {
+            pending.removeFirst()
+            check(action)
+            if case .relay = action {
+                relays += 1
+                let answer = relays % 3 == 0 ? SMTPReply(451, "4.3.0", "try later") : SMTPReply.queued(messageID: "m\(relays)")
+                pending += connection.relayFinished(answer)
+            }
+        }
+        guard offset < size, !connection.isClosed else { return 0 }
+        let end = min(size, offset + stride)
+        var bytes = ByteBuffer(bytes: UnsafeBufferPointer(start: data + offset, count: end - offset))
+        offset = end
+        pending = connection.receive(&bytes)
+    }
+}
+
+private func check(_ action: SMTPConnection.Action) {
+    switch action {
+    case .send(let reply):
+        precondition((200..<600).contains(reply.code), "reply code \(reply.code)")
+        let breaks = reply.lines.contains { $0.utf8.contains(UInt8(ascii: "\r")) || $0.utf8.contains(UInt8(ascii: "\n")) }
+        precondition(!breaks, "a reply line carries a line break")
+    case .relay(let envelope, let message):
+        precondition(!envelope.recipients.isEmpty && envelope.recipients.count <= 5, "recipients \(envelope.recipients.count)")
+        precondition(message.readableBytes <= 4096, "message over the limit was relayed")
+    case .close:
+        break
+    }
+}
+
+#if !FUZZING
+// Built without libFuzzer (a plain `swift build`), the target still links; it does nothing useful.
+@main
+enum FuzzerNotLinked {
+    static func main() {
+        print("smtp-fuzz: build with `make fuzz` (swift build -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING)")
+    }
+}
+#endif
