@@ -3,7 +3,9 @@
 # Idempotent; run by `make run` and `make test`, so a fresh machine (and CI) needs nothing by hand.
 set -euo pipefail
 
-apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl)
+# postfix: a real relay client for the tests (a throwaway instance per test run; the system one is
+# left unconfigured and stopped). It also brings smtp-source and smtp-sink for the benchmark.
+apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -14,6 +16,7 @@ if ((${#missing[@]})); then
         exit 1
     fi
     echo "deps: installing ${missing[*]}"
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

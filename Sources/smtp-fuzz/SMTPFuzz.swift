@@ -5,9 +5,13 @@
 import NIOCore
 import SMTPCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard size > 0 else { return 0 }
+public func fuzzOneInput(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data = input, size > 0 else { return 0 }
     var limits = SMTPLimits()
     limits.maxMessageSize = 4096
     limits.maxRecipients = 5
@@ -48,12 +52,26 @@ private func check(_ action: SMTPConnection.Action) {
     }
 }
 
-#if !FUZZING
-// Built without libFuzzer (a plain `swift build`), the target still links; it does nothing useful.
+#if FUZZING
+// libFuzzer's driver, called from our own main: SwiftPM links every executable's entry point as
+// `main` (libFuzzer's own main would call LLVMFuzzerTestOneInput just the same).
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+#endif
+
 @main
-enum FuzzerNotLinked {
+enum SMTPFuzz {
     static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv) { fuzzOneInput($0, $1) })
+        #else
         print("smtp-fuzz: build with `make fuzz` (swift build -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING)")
+        #endif
     }
 }
-#endif

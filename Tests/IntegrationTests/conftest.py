@@ -63,10 +63,13 @@ class Moto:
         self.access_key_id = keys["AWS_ACCESS_KEY_ID"]
         self.secret_access_key = keys["AWS_SECRET_ACCESS_KEY"]
 
+    def forms_containing(self, marker):
+        """Every SendRawEmail form whose raw message contains `marker` (bytes)."""
+        return [f for f in ses_emulator.send_raw_email_forms(self.recording) if marker in raw_message(f)]
+
     def form_containing(self, marker):
-        """The one SendRawEmail form whose raw message contains `marker` (bytes)."""
-        forms = ses_emulator.send_raw_email_forms(self.recording)
-        found = [f for f in forms if marker in raw_message(f)]
+        """The one SendRawEmail form whose raw message contains `marker`."""
+        found = self.forms_containing(marker)
         assert len(found) == 1, f"expected one SendRawEmail with {marker!r}, found {len(found)}"
         return found[0]
 
