@@ -24,7 +24,7 @@ package struct SMTPConnection {
 
     package init(limits: SMTPLimits, hostname: String) {
         session = SMTPSession(limits: limits, hostname: hostname)
-        framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine)
+        framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine, maxDiscardedLine: limits.maxDiscardedLine)
     }
 
     package var limits: SMTPLimits { session.limits }
@@ -68,6 +68,8 @@ package struct SMTPConnection {
             return carryOut(session.receive(SMTPCommand.parse(line, limits: session.limits)))
         case .lineTooLong:
             return carryOut(session.lineTooLong())
+        case .lineFlood:
+            return carryOut(session.lineFlood())
         case .badLineEnding:
             return carryOut(session.badLineEnding())
         case .dataChunk(var chunk):

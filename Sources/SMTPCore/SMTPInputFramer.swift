@@ -7,6 +7,8 @@ package struct SMTPInputFramer {
     package enum Event: Equatable {
         case line([UInt8])
         case lineTooLong
+        /// The over-long line went on past `maxDiscardedLine` octets.
+        case lineFlood
         case badLineEnding
         /// A piece of message content, DATA (already dot-unstuffed) or BDAT.
         case dataChunk(ByteBuffer)
@@ -17,7 +19,7 @@ package struct SMTPInputFramer {
 
     private enum Mode {
         case command
-        case discardingLine
+        case discardingLine(discarded: Int)
         case data(DataDecoder)
         case chunk(remaining: Int)
     }
@@ -25,9 +27,11 @@ package struct SMTPInputFramer {
     private var mode: Mode = .command
     private var endPending: Event?
     package let maxLineLength: Int
+    package let maxDiscardedLine: Int
 
-    package init(maxLineLength: Int) {
+    package init(maxLineLength: Int, maxDiscardedLine: Int = 65_536) {
         self.maxLineLength = maxLineLength
+        self.maxDiscardedLine = maxDiscardedLine
     }
 
     /// Call when the session answered 354: what follows is message content.
@@ -61,9 +65,12 @@ package struct SMTPInputFramer {
                 mode = left == 0 ? .command : .chunk(remaining: left)
                 if left == 0 { endPending = .chunkEnd }
                 return .dataChunk(piece)
-            case .discardingLine:
+            case .discardingLine(let discarded):
                 guard let lf = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+                    let total = discarded + buffer.readableBytes
                     buffer.moveReaderIndex(to: buffer.writerIndex)
+                    guard total <= maxDiscardedLine else { return .lineFlood }
+                    mode = .discardingLine(discarded: total)
                     return nil
                 }
                 buffer.moveReaderIndex(to: lf + 1)
@@ -85,8 +92,8 @@ package struct SMTPInputFramer {
         let view = buffer.readableBytesView
         guard let lf = view.firstIndex(of: UInt8(ascii: "\n")) else {
             if buffer.readableBytes >= maxLineLength {
+                mode = .discardingLine(discarded: buffer.readableBytes)
                 buffer.moveReaderIndex(to: buffer.writerIndex)
-                mode = .discardingLine
                 return .lineTooLong
             }
             return nil

@@ -10,6 +10,9 @@ package struct SMTPLimits: Equatable, Sendable {
     package var maxRecipients = 50
     /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets.
     package var maxPathLength = 256
+    /// Past this many octets without a line end the client is not sending SMTP: it is cut off rather
+    /// than discarded forever (the over-long line itself is answered 500 5.5.6 at once).
+    package var maxDiscardedLine = 65_536
     /// A client that keeps making errors is cut off (Postfix: smtpd_hard_error_limit = 20).
     package var maxErrors = 20
     /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command (`--idle-timeout`).

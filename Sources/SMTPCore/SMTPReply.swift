@@ -63,6 +63,7 @@ package struct SMTPReply: Equatable, Sendable {
     package static let unknownParameter = SMTPReply(555, "5.5.4", "Unsupported MAIL or RCPT parameter")
     package static let tooManyRecipients = SMTPReply(452, "4.5.3", "Too many recipients; send the rest in another message")
     package static let messageTooLarge = SMTPReply(552, "5.3.4", "Message too big for SES")
+    package static let lineFlood = SMTPReply(421, "4.7.0", "No line end in sight, closing connection")
     package static let tooManyErrors = SMTPReply(421, "4.7.0", "Too many errors, closing connection")
     package static let idleTimeout = SMTPReply(421, "4.4.2", "Idle timeout, closing connection")
     package static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, try again later")

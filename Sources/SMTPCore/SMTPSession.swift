@@ -121,6 +121,12 @@ package struct SMTPSession {
     /// The command line went over `maxCommandLine`; its remainder is being discarded.
     package mutating func lineTooLong() -> [SessionAction] { error(.lineTooLong) }
 
+    /// The client sent `maxDiscardedLine` octets without a line end: not SMTP, so cut it off.
+    package mutating func lineFlood() -> [SessionAction] {
+        state = .quitting
+        return [.reply(.lineFlood), .close]
+    }
+
     /// A command line ended in a bare LF.
     package mutating func badLineEnding() -> [SessionAction] { error(.badLineEnding) }
 

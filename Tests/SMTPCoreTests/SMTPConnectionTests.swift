@@ -128,14 +128,27 @@ struct SMTPConnectionTests {
         #expect(connection.idleTimeout() == [.send(.idleTimeout), .close])
     }
 
-    @Test func endlessCommandLineNeverBuffersMoreThanALine() {
+    @Test func longLineIsAnsweredOnceAndTheSessionResyncsAtItsEnd() {
         var connection = SMTPConnection(limits: Self.limits, hostname: "relay.test")
         _ = connection.start()
-        for _ in 0..<1000 {
+        var first = ByteBuffer(repeating: UInt8(ascii: "z"), count: 4096)
+        #expect(connection.receive(&first) == [.send(.lineTooLong)])
+        for _ in 0..<10 {
             var junk = ByteBuffer(repeating: UInt8(ascii: "z"), count: 4096)
-            _ = connection.receive(&junk)
+            #expect(connection.receive(&junk) == [])
         }
         var end = ByteBuffer(string: "\r\nNOOP\r\n")
         #expect(connection.receive(&end) == [.send(.ok)])
+    }
+
+    @Test func endlessLineIsCutOffWithoutBuffering() {
+        var connection = SMTPConnection(limits: Self.limits, hostname: "relay.test")
+        _ = connection.start()
+        var actions: [SMTPConnection.Action] = []
+        for _ in 0..<100 where !connection.isClosed {
+            var junk = ByteBuffer(repeating: UInt8(ascii: "z"), count: 4096)
+            actions += connection.receive(&junk)
+        }
+        #expect(actions == [.send(.lineTooLong), .send(.lineFlood), .close])
     }
 }
