@@ -167,6 +167,20 @@ int shim_listen_tcp(const char *host, const char *port, int backlog) {
     return fd;
 }
 
+int shim_adopt_listening_tcp(int fd) {
+    int listening = 0, domain = 0, type = 0;
+    socklen_t length = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0) return -errno;
+    length = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) != 0) return -errno;
+    length = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) return -errno;
+    if (!listening || type != SOCK_STREAM || (domain != AF_INET && domain != AF_INET6)) return 0;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) return -errno;
+    return 1;
+}
+
 int shim_local_port(int fd) {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
@@ -178,6 +192,69 @@ int shim_local_port(int fd) {
 
 int shim_socketpair_stream(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : -errno;
+}
+
+int shim_socketpair_seqpacket(int fds[2]) {
+    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : -errno;
+}
+
+int shim_send_fd(int channel, int fd) {
+    char byte = 'F';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buffer[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                             .msg_controllen = sizeof control.buffer};
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    ssize_t sent;
+    do {
+        sent = sendmsg(channel, &message, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent == 1 ? 0 : -errno;
+}
+
+int shim_recv_unix_stream_fd(int channel) {
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buffer[CMSG_SPACE(4 * sizeof(int))];
+    } control;
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                             .msg_controllen = sizeof control.buffer};
+    ssize_t got;
+    do {
+        got = recvmsg(channel, &message, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return -errno;
+    if (got == 0) return -EPIPE;
+    // Close whatever arrived before judging it, so nothing unexpected stays open in this process.
+    int received[4], count = 0;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n && count < 4; i++) memcpy(&received[count++], CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+    }
+    int ok = count == 1 && !(message.msg_flags & MSG_CTRUNC);
+    if (ok) {
+        int domain = 0, type = 0;
+        socklen_t length = sizeof(int);
+        ok = getsockopt(received[0], SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 && domain == AF_UNIX;
+        length = sizeof(int);
+        ok = ok && getsockopt(received[0], SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
+    }
+    if (!ok) {
+        for (int i = 0; i < count; i++) close(received[i]);
+        return -EBADMSG;
+    }
+    return received[0];
 }
 
 int shim_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {

@@ -43,36 +43,52 @@ struct Agent {
             }
             .withConnectedSocket(ChildDescriptors.Agent.control)
             .get()
-        let credentials = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addIPCHandlers(
-                        CredentialServerHandler(base: base, region: region, logger: logger)
-                    )
-                }
+        // One credentials channel per worker, each handed over by the supervisor: a restarted or reloaded
+        // worker gets a fresh one while this agent, and what it holds, stays.
+        let receiver = NIOThreadPool(numberOfThreads: 1)
+        receiver.start()
+        receiver.submit { _ in
+            DescriptorChannel.receive(on: ChildDescriptors.Agent.descriptors, logger: logger) { socket in
+                Self.serve(socket, group: group, base: base, region: region, logger: logger)
             }
-            .withConnectedSocket(ChildDescriptors.Agent.credentials)
-            .get()
-
+        }
         for message: ControlMessage in [
             .credentialStatus(expiration: base.expiration), .metric(.credentialRenewalSuccess, delta: 1), .ready,
         ] {
             control.writeAndFlush(message.frame, promise: nil)
         }
 
-        let reason = await Self.stopReason(control: control, credentials: credentials)
+        let reason = await Self.stopReason(control: control)
         logger.notice("stopping", metadata: ["reason": "\(reason)"])
         try? await group.shutdownGracefully()
     }
 
-    private static func stopReason(control: Channel, credentials: Channel) async -> String {
+    /// Runs on the receiver thread, which may block on the bootstrap.
+    private static func serve(_ socket: Int32, group: EventLoopGroup, base: BaseCredentials, region: String, logger: Logger) {
+        do {
+            _ = try ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addIPCHandlers(
+                            CredentialServerHandler(base: base, region: region, logger: logger))
+                    }
+                }
+                .withConnectedSocket(socket)
+                .wait()
+            logger.debug("serving a worker's credentials channel")
+        } catch {
+            close(socket)
+            logger.error("cannot serve a credentials channel", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private static func stopReason(control: Channel) async -> String {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         signal(SIGTERM, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGTERM)
         source.setEventHandler { continuation.yield("SIGTERM") }
         source.resume()
         control.closeFuture.whenComplete { _ in continuation.yield("supervisor gone") }
-        credentials.closeFuture.whenComplete { _ in continuation.yield("worker gone") }
         for await reason in stream { return reason }
         return "stream ended"
     }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Shared
+import Synchronization
 
 /// One request to the agent and the promise its reply completes.
 struct AgentCall: Sendable {
@@ -70,11 +71,28 @@ final class AgentClientHandler: ChannelDuplexHandler {
     }
 }
 
-/// Thread-safe handle on the agent channel.
-struct AgentConnection: Sendable {
-    let channel: Channel
+/// Thread-safe handle on the current agent channel. When the agent restarts the supervisor hands the
+/// worker a new channel, which replaces the old one; until then requests fail at once and the
+/// provider keeps using the credentials it holds.
+final class AgentConnection: Sendable {
+    private let current: Mutex<Channel>
+
+    init(channel: Channel) {
+        current = Mutex(channel)
+    }
+
+    func replace(with channel: Channel) {
+        let old = current.withLock { current in
+            defer { current = channel }
+            return current
+        }
+        old.close(promise: nil)
+    }
+
+    var eventLoop: EventLoop { current.withLock { $0.eventLoop } }
 
     func request(_ request: AgentRequest) -> EventLoopFuture<AgentReply> {
+        let channel = current.withLock { $0 }
         let promise = channel.eventLoop.makePromise(of: AgentReply.self)
         channel.writeAndFlush(AgentCall(request: request, promise: promise)).whenFailure { promise.fail($0) }
         return promise.futureResult

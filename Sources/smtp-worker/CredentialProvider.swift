@@ -20,7 +20,7 @@ final class CredentialProvider: Sendable {
         if let current, now - current.fetchedAt < Self.refreshInterval,
             Self.usable(current.credentials, now: now)
         {
-            return agent.channel.eventLoop.makeSucceededFuture(current.credentials)
+            return agent.eventLoop.makeSucceededFuture(current.credentials)
         }
         return agent.request(.credentials).flatMapThrowing { reply in
             switch reply {

@@ -16,9 +16,8 @@ import Glibc
 struct Worker {
     static let allowedOptions: Set<String> = [
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
-        "max-connections-per-ip", "add-received-header",
+        "max-connections-per-ip", "add-received-header", "shutdown-timeout",
     ]
-    static let drainDeadline = TimeAmount.seconds(25)
 
     let options: ChildOptions
     let logger: Logger
@@ -36,6 +35,13 @@ struct Worker {
         let agent = AgentConnection(channel: try await connect(ChildDescriptors.Worker.credentials, group: group) {
             AgentClientHandler(timeout: .seconds(5), logger: logger)
         })
+        let receiver = NIOThreadPool(numberOfThreads: 1)
+        receiver.start()
+        receiver.submit { _ in
+            DescriptorChannel.receive(on: ChildDescriptors.Worker.descriptors, logger: logger) { socket in
+                Self.replaceAgent(agent, socket: socket, group: group, logger: logger)
+            }
+        }
         let provider = CredentialProvider(agent: agent)
         let first = try await provider.credentials(now: Int64(time(nil))).get()
         do {
@@ -85,7 +91,7 @@ struct Worker {
         let reason = await Self.stopReason(control: control.channel)
         logger.notice("draining", metadata: ["reason": "\(reason)"])
         try? await server.close()
-        try? await connections.drain(on: group.next(), deadline: Self.drainDeadline).get()
+        try? await connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds))).get()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
     }
@@ -100,6 +106,25 @@ struct Worker {
         control.closeFuture.whenComplete { _ in continuation.yield("supervisor gone") }
         for await reason in stream { return reason }
         return "stream ended"
+    }
+
+    /// Runs on the receiver thread, which may block on the bootstrap.
+    private static func replaceAgent(_ agent: AgentConnection, socket: Int32, group: EventLoopGroup, logger: Logger) {
+        do {
+            let channel = try ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addIPCHandlers(AgentClientHandler(timeout: .seconds(5), logger: logger))
+                    }
+                }
+                .withConnectedSocket(socket)
+                .wait()
+            agent.replace(with: channel)
+            logger.notice("credentials channel replaced (the agent restarted)")
+        } catch {
+            close(socket)
+            logger.error("cannot use the new credentials channel", metadata: ["error": "\(error)"])
+        }
     }
 
     private func connect(
@@ -127,6 +152,8 @@ struct WorkerSettings {
     var hostname: String
     var maxConnections = 1000
     var maxConnectionsPerPeer = 100
+    /// How long in-flight transactions get to finish when the worker is told to stop.
+    var shutdownSeconds = 30
     var trace: ReceivedHeader?
 
     init(options: ChildOptions) throws(WorkerError) {
@@ -135,6 +162,7 @@ struct WorkerSettings {
         if let seconds = try Self.number(options, "idle-timeout") { limits.idleTimeoutSeconds = Int64(seconds) }
         if let count = try Self.number(options, "max-connections") { maxConnections = count }
         if let count = try Self.number(options, "max-connections-per-ip") { maxConnectionsPerPeer = count }
+        if let seconds = try Self.number(options, "shutdown-timeout") { shutdownSeconds = seconds }
         if options["add-received-header"] == "true" {
             trace = ReceivedHeader(hostname: hostname)
             // The header is part of what SES receives and counts against the same limit.

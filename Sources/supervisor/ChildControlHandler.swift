@@ -8,10 +8,12 @@ import Glibc
 
 /// Events the supervisor's run loop waits on.
 enum SupervisorEvent: Sendable {
-    case ready(ChildRole, generation: Int)
-    case exited(ChildRole, generation: Int, status: Int32)
+    /// A child (by its spawn id) reported it is serving.
+    case ready(ChildRole, id: Int)
+    case exited(ChildRole, id: Int, status: Int32)
     case signal(Int32)
-    case timer(generation: Int)
+    /// A timer set by the run loop fired; the token says which.
+    case timer(Int)
 }
 
 /// The supervisor's end of a child's control socketpair: counts metrics, updates health and reports
@@ -22,7 +24,7 @@ final class ChildControlHandler: ChannelInboundHandler {
 
     private let role: ChildRole
     private let pid: pid_t
-    private let generation: Int
+    private let id: Int
     private let health: HealthState
     private let metrics: MetricsRegistry
     private let events: AsyncStream<SupervisorEvent>.Continuation
@@ -32,7 +34,7 @@ final class ChildControlHandler: ChannelInboundHandler {
     init(
         role: ChildRole,
         pid: pid_t,
-        generation: Int,
+        id: Int,
         health: HealthState,
         metrics: MetricsRegistry,
         events: AsyncStream<SupervisorEvent>.Continuation,
@@ -40,7 +42,7 @@ final class ChildControlHandler: ChannelInboundHandler {
     ) {
         self.role = role
         self.pid = pid
-        self.generation = generation
+        self.id = id
         self.health = health
         self.metrics = metrics
         self.events = events
@@ -53,7 +55,7 @@ final class ChildControlHandler: ChannelInboundHandler {
             switch (try ControlMessage(frame: frame), role) {
             case (.ready, _) where !readySeen:
                 readySeen = true
-                events.yield(.ready(role, generation: generation))
+                events.yield(.ready(role, id: id))
             case (.metric(let event, let delta), _):
                 metrics.record(event, delta: delta)
             case (.credentialStatus(let expiration), .agent):

@@ -1,13 +1,20 @@
 import Shared
 import Synchronization
 
-/// What /health reports, fed by the children's control messages. The seed's JSON, with a `reason`
-/// when not ok: 200 only while a worker serves and its credentials have not expired.
+/// What /health reports, fed by the run loop and the children's control messages. The seed's JSON
+/// (`name`, `status`, `version`) comes first and unchanged; `reason` says why when not ok, and
+/// `children` and `credentials_expire` tell an operator where to look. 200 only while a worker serves
+/// and the credentials it signs with have not expired.
 final class HealthState: Sendable {
+    enum ChildState: String, Sendable {
+        case starting, running, restarting, stopping
+    }
+
     private struct State {
         var workerServing = false
         var credentialsHeld = false
         var credentialExpiration: Int64?
+        var children: [ChildRole: (state: ChildState, restarts: Int)] = [:]
     }
 
     private let state = Mutex(State())
@@ -19,6 +26,14 @@ final class HealthState: Sendable {
             $0.credentialsHeld = held
             $0.credentialExpiration = expiration
         }
+    }
+
+    func child(_ role: ChildRole, _ childState: ChildState) {
+        state.withLock { $0.children[role, default: (childState, 0)].state = childState }
+    }
+
+    func restarted(_ role: ChildRole) {
+        state.withLock { $0.children[role, default: (.restarting, 0)].restarts += 1 }
     }
 
     struct Report: Equatable {
@@ -36,8 +51,16 @@ final class HealthState: Sendable {
         } else if let expiration = state.credentialExpiration, expiration <= now {
             reason = "credentials expired"
         }
-        let head = "{\"name\":\"ses-smtp-proxy\",\"status\":\"\(reason == nil ? "ok" : "unavailable")\",\"version\":\"\(ProductVersion.string)\""
-        guard let reason else { return Report(status: 200, json: head + "}") }
-        return Report(status: 503, json: head + ",\"reason\":\"\(reason)\"}")
+        var json = "{\"name\":\"ses-smtp-proxy\",\"status\":\"\(reason == nil ? "ok" : "unavailable")\",\"version\":\"\(ProductVersion.string)\""
+        if let reason { json += ",\"reason\":\"\(reason)\"" }
+        let children = ChildRole.allCases.compactMap { role -> String? in
+            guard let child = state.children[role] else { return nil }
+            return "\"\(role.rawValue)\":{\"state\":\"\(child.state.rawValue)\",\"restarts\":\(child.restarts)}"
+        }
+        if !children.isEmpty { json += ",\"children\":{\(children.joined(separator: ","))}" }
+        if state.credentialsHeld {
+            json += ",\"credentials_expire\":\(state.credentialExpiration.map(String.init) ?? "null")"
+        }
+        return Report(status: reason == nil ? 200 : 503, json: json + "}")
     }
 }

@@ -2,7 +2,6 @@ import CShim
 import Dispatch
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Shared
 
@@ -11,24 +10,22 @@ import Glibc
 #endif
 
 /// The supervisor process: binds every listening socket, starts the agent and then the worker under
-/// their own users, restarts them after a failure with backoff, serves /health and /metrics, and
-/// turns SIGTERM into a drain. It never parses SMTP and never sees an AWS secret.
+/// their own users, restarts each child on its own after a failure (the other keeps running: a worker
+/// keeps sending with the credentials it holds while a new agent starts), reloads the worker on
+/// SIGHUP, drains on SIGTERM, and serves /health and /metrics. It never parses SMTP and never sees an
+/// AWS secret: it only connects the agent and the workers with socketpairs.
 final class Supervisor {
     struct StartupError: Error, CustomStringConvertible {
         var description: String
     }
 
-    private struct RunningChild {
-        var pid: pid_t
-        var generation: Int
+    private enum TimerAction {
+        case restart(ChildRole)
+        case killIfRunning(id: Int)
     }
 
-    private enum Outcome {
-        case stopRequested
-        case childFailed(ChildRole, status: Int32, servedBefore: Bool)
-    }
-
-    static let stopDeadline = TimeAmount.seconds(30)
+    /// What the agent needs to stop after the workers: it holds no mail.
+    static let agentStopDeadline = TimeAmount.seconds(5)
 
     private let options: SupervisorOptions
     private let environment: [String: String]
@@ -37,277 +34,274 @@ final class Supervisor {
     private let metrics = MetricsRegistry()
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let reaper = NIOThreadPool(numberOfThreads: 2)
-    /// Children are forked from this one long-lived thread: PR_SET_PDEATHSIG fires when the *thread*
-    /// that forked exits, and the async runtime's threads come and go.
     private let spawner = NIOThreadPool(numberOfThreads: 1)
     private let events: AsyncStream<SupervisorEvent>
     private let continuation: AsyncStream<SupervisorEvent>.Continuation
-    private var children: [ChildRole: RunningChild] = [:]
+    private let notifier: SystemdNotifier
     private var signalSources: [DispatchSourceSignal] = []
+
+    private var identities = ChildIdentities(agent: .inherit, worker: .inherit)
+    private var paths: [ChildRole: String] = [:]
+    private var listener: Int32 = -1
+    private var agent: RunningChild?
+    private var workers: [RunningChild] = []
+    private var nextID = 0
+    private var backoff: [ChildRole: RestartBackoff] = [.agent: RestartBackoff(), .worker: RestartBackoff()]
+    private var timers: [Int: TimerAction] = [:]
+    private var everReady: Set<ChildRole> = []
+    private var stopping = false
 
     init(options: SupervisorOptions, environment: [String: String], logger: Logger) {
         self.options = options
         self.environment = environment
         self.logger = logger
+        self.notifier = SystemdNotifier(environment: environment)
         (events, continuation) = AsyncStream.makeStream(of: SupervisorEvent.self)
         reaper.start()
         spawner.start()
     }
 
+    private var launcher: ChildLauncher {
+        ChildLauncher(
+            group: group, spawner: spawner, reaper: reaper, health: health, metrics: metrics, events: continuation,
+            logger: logger)
+    }
+
     /// Returns the exit status.
     func run() async throws -> Int32 {
-        let identities = try ChildIdentities.resolve(options: options, logger: logger)
-        let paths = try ChildRole.allCases.reduce(into: [ChildRole: String]()) { paths, role in
+        identities = try ChildIdentities.resolve(options: options, logger: logger)
+        for role in ChildRole.allCases {
             guard let path = ChildSpawner.executablePath(role) else {
                 throw StartupError(description: "cannot find \(role.rawValue) next to this program or in /usr/libexec/ses-smtpd-proxy")
             }
             paths[role] = path
         }
-        let listener = try bindSMTP()
-        try await bindHTTP()
+        listener = try Listeners.smtp(options: options, environment: environment, logger: logger)
+        try await Listeners.http(options: options, health: health, metrics: metrics, group: group, logger: logger)
         installSignalHandlers()
+        notifier.startWatchdog(on: group.next())
 
-        var iterator = events.makeAsyncIterator()
-        var backoff = RestartBackoff()
-        var generation = 0
-        var everServed = false
-        while true {
-            generation += 1
-            let started = ContinuousClock.now
-            let outcome = await runGeneration(
-                generation, listener: listener, paths: paths, identities: identities, iterator: &iterator)
-            health.workerServing(false)
-            switch outcome {
-            case .stopRequested:
-                await stopChildren(iterator: &iterator)
-                logger.notice("stopped")
-                return 0
-            case .childFailed(let role, let status, let servedBefore):
-                everServed = everServed || servedBefore
-                await stopChildren(iterator: &iterator)
-                guard everServed else {
-                    logger.critical("\(role.rawValue) failed before the relay could start (\(Self.describe(status: status))); see its message above")
-                    return 1
-                }
-                let delay = backoff.delay(afterRunOf: ContinuousClock.now - started)
-                logger.error("child failed, restarting", metadata: ["child": "\(role.rawValue)", "status": "\(Self.describe(status: status))", "delay": "\(delay)"])
-                if await wait(delay, generation: generation, iterator: &iterator) == .stopRequested {
-                    logger.notice("stopped")
-                    return 0
-                }
+        guard await startAgent() else { return 1 }
+        for await event in events {
+            if let status = await handle(event) { return status }
+        }
+        return 0
+    }
+
+    /// Carries out one event; a status means the supervisor is done.
+    private func handle(_ event: SupervisorEvent) async -> Int32? {
+        switch event {
+        case .ready(.agent, let id) where agent?.id == id:
+            agent?.ready = true
+            everReady.insert(.agent)
+            health.child(.agent, .running)
+            if workers.isEmpty && !stopping { _ = await startWorker() }
+        case .ready(.worker, let id):
+            guard let index = workers.firstIndex(where: { $0.id == id }) else { return nil }
+            workers[index].ready = true
+            health.child(.worker, .running)
+            health.workerServing(true)
+            let first = everReady.insert(.worker).inserted
+            logger.notice(first ? "relay ready" : "worker serving", metadata: ["child": "\(ChildRole.worker.rawValue)", "id": "\(id)"])
+            if first { notifier.notify("READY=1") }
+            // A reload: the new worker serves, so the old ones may drain.
+            for other in workers.indices where workers[other].id != id && !workers[other].retiring {
+                retire(at: other)
             }
+        case .exited(let role, let id, let status):
+            return await childExited(role, id: id, status: status)
+        case .signal(let number) where number == SIGTERM || number == SIGINT:
+            logger.notice("stopping on signal \(number)")
+            notifier.notify("STOPPING=1")
+            await stop()
+            logger.notice("stopped")
+            return 0
+        case .signal(SIGHUP):
+            await reload()
+        case .timer(let token):
+            switch timers.removeValue(forKey: token) {
+            case .restart(.agent) where agent == nil && !stopping:
+                _ = await startAgent()
+            case .restart(.worker) where !workers.contains(where: { !$0.retiring }) && !stopping:
+                _ = await startWorker()
+            case .killIfRunning(let id):
+                for child in workers + [agent].compactMap({ $0 }) where child.id == id {
+                    logger.error("child did not stop in time, killing it", metadata: ["child": "\(child.role.rawValue)"])
+                    kill(child.pid, SIGKILL)
+                }
+            default:
+                break
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    private func childExited(_ role: ChildRole, id: Int, status: Int32) async -> Int32? {
+        let exited: RunningChild
+        switch role {
+        case .agent:
+            guard let current = agent, current.id == id else { return nil }
+            exited = current
+            agent = nil
+        case .worker:
+            guard let index = workers.firstIndex(where: { $0.id == id }) else { return nil }
+            exited = workers.remove(at: index)
+            health.workerServing(workers.contains { $0.ready && !$0.retiring })
+        }
+        close(exited.descriptorChannel)
+        if exited.retiring || stopping {
+            logger.notice("stopped", metadata: ["child": "\(role.rawValue)", "status": "\(Self.describe(status: status))"])
+            return nil
+        }
+        guard everReady.contains(role) else {
+            logger.critical("\(role.rawValue) failed before the relay could start (\(Self.describe(status: status))); see its message above")
+            await stop()
+            return 1
+        }
+        let delay = backoff[role, default: RestartBackoff()].delay(afterRunOf: ContinuousClock.now - exited.started)
+        logger.error("child failed, restarting", metadata: ["child": "\(role.rawValue)", "status": "\(Self.describe(status: status))", "delay": "\(delay)"])
+        health.child(role, .restarting)
+        health.restarted(role)
+        schedule(.restart(role), in: delay)
+        return nil
+    }
+
+    /// SIGHUP: a new worker on the same listening socket; the old one drains once the new one serves,
+    /// so no client is refused.
+    private func reload() async {
+        guard !stopping, agent?.ready == true, workers.contains(where: { $0.ready && !$0.retiring }) else {
+            logger.warning("SIGHUP ignored: no serving worker to replace yet")
+            return
+        }
+        logger.notice("SIGHUP: starting a new worker")
+        _ = await startWorker()
+    }
+
+    private func retire(at index: Int) {
+        workers[index].retiring = true
+        kill(workers[index].pid, SIGTERM)
+        schedule(.killIfRunning(id: workers[index].id), in: workerStopDeadline)
+    }
+
+    private var workerStopDeadline: TimeAmount { .seconds(Int64(options.shutdownTimeout) + 5) }
+
+    /// SIGTERM to the workers (they drain), then to the agent; SIGKILL whatever outlives its deadline.
+    private func stop() async {
+        stopping = true
+        for index in workers.indices where !workers[index].retiring { retire(at: index) }
+        health.child(.worker, .stopping)
+        await waitUntil { self.workers.isEmpty }
+        if let current = agent {
+            health.child(.agent, .stopping)
+            kill(current.pid, SIGTERM)
+            schedule(.killIfRunning(id: current.id), in: Self.agentStopDeadline)
+            await waitUntil { self.agent == nil }
         }
     }
 
-    private enum WaitResult { case elapsed, stopRequested }
-
-    private func wait(
-        _ delay: Duration,
-        generation: Int,
-        iterator: inout AsyncStream<SupervisorEvent>.Iterator
-    ) async -> WaitResult {
-        let continuation = self.continuation
-        let milliseconds = Int64(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
-        group.next().scheduleTask(in: .milliseconds(milliseconds)) { continuation.yield(.timer(generation: generation)) }
-        while let event = await iterator.next() {
+    /// Handles events (only exits and timers matter once stopping) until `done`.
+    private func waitUntil(_ done: () -> Bool) async {
+        var iterator = events.makeAsyncIterator()
+        while !done(), let event = await iterator.next() {
             switch event {
-            case .timer(let id) where id == generation: return .elapsed
-            case .signal(let number) where number == SIGTERM || number == SIGINT: return .stopRequested
+            case .exited, .timer: _ = await handle(event)
             default: continue
             }
         }
-        return .stopRequested
     }
 
-    private func runGeneration(
-        _ generation: Int,
-        listener: Int32,
-        paths: [ChildRole: String],
-        identities: ChildIdentities,
-        iterator: inout AsyncStream<SupervisorEvent>.Iterator
-    ) async -> Outcome {
-        var served = false
-        var credentialPair: [Int32] = [-1, -1]
-        guard shim_socketpair_stream(&credentialPair) == 0 else {
-            logger.error("socketpair failed: \(String(cString: strerror(errno)))")
-            return .childFailed(.agent, status: -1, servedBefore: false)
-        }
-        defer { credentialPair.forEach { if $0 >= 0 { close($0) } } }
+    private func startAgent() async -> Bool {
+        let id = takeID()
+        health.child(.agent, .starting)
         do {
-            let sharedFiles = try SharedFiles.open(environment: environment)
-            defer { sharedFiles.close() }
-            try await start(
-                .agent, generation: generation, path: paths[.agent] ?? "",
-                arguments: ["--log-level", options.logLevel, "--credentials-path", sharedFiles.credentialsPath, "--config-path", sharedFiles.configPath],
-                allowedEnvironment: ChildEnvironment.agent,
-                descriptors: [credentialPair[0], sharedFiles.credentials, sharedFiles.config],
-                identity: identities.agent)
+            let shared = try SharedFiles.open(environment: environment)
+            defer { shared.close() }
+            agent = try await launcher.launch(
+                .agent, id: id, path: paths[.agent] ?? "",
+                arguments: [
+                    "--log-level", options.logLevel, "--credentials-path", shared.credentialsPath, "--config-path", shared.configPath,
+                ],
+                environment: ChildEnvironment.filter(environment, allowed: ChildEnvironment.agent),
+                descriptors: [shared.credentials, shared.config], identity: identities.agent)
         } catch {
-            logger.error("cannot start \(ChildRole.agent.rawValue): \(error)")
-            return .childFailed(.agent, status: -1, servedBefore: false)
+            logger.critical("cannot start \(ChildRole.agent.rawValue): \(error)")
+            return false
         }
-        close(credentialPair[0])
-        credentialPair[0] = -1
-
-        while let event = await iterator.next() {
-            switch event {
-            case .ready(.agent, generation):
-                let arguments = ["--log-level", options.logLevel, "--hostname", options.hostname ?? Self.hostName()]
-                    + options.workerArguments
-                do {
-                    try await start(
-                        .worker, generation: generation, path: paths[.worker] ?? "", arguments: arguments,
-                        allowedEnvironment: ChildEnvironment.worker, descriptors: [listener, credentialPair[1]],
-                        identity: identities.worker)
-                } catch {
-                    logger.error("cannot start \(ChildRole.worker.rawValue): \(error)")
-                    return .childFailed(.worker, status: -1, servedBefore: served)
-                }
-                close(credentialPair[1])
-                credentialPair[1] = -1
-            case .ready(.worker, generation):
-                served = true
-                health.workerServing(true)
-                logger.notice("relay ready", metadata: ["generation": "\(generation)"])
-                if let socket = environment["NOTIFY_SOCKET"] { _ = shim_sd_notify(socket, "READY=1") }
-            case .exited(let role, generation, let status):
-                children[role] = nil
-                if role == .agent { health.credentials(held: false, expiration: nil) }
-                return .childFailed(role, status: status, servedBefore: served)
-            case .signal(let number) where number == SIGTERM || number == SIGINT:
-                logger.notice("stopping on signal \(number)")
-                if let socket = environment["NOTIFY_SOCKET"] { _ = shim_sd_notify(socket, "STOPPING=1") }
-                return .stopRequested
-            case .signal(SIGHUP):
-                logger.notice("SIGHUP: reloading is not supported yet; ignored")
-            default:
-                continue
+        // Workers that outlived the previous agent get a channel to this one.
+        for worker in workers {
+            guard let workerEnd = connectToAgent() else { continue }
+            if shim_send_fd(worker.descriptorChannel, workerEnd) != 0 {
+                logger.error("cannot hand a worker its new credentials channel", metadata: ["id": "\(worker.id)"])
             }
+            close(workerEnd)
         }
-        return .stopRequested
+        return true
     }
 
-    /// Spawns a child with `descriptors` after its control socket (agent: fd 3 control, 4 credentials,
-    /// 5–6 shared files; worker: fd 3 listener, 4 control, 5 credentials), and watches it.
-    private func start(
-        _ role: ChildRole,
-        generation: Int,
-        path: String,
-        arguments: [String],
-        allowedEnvironment: Set<String>,
-        descriptors: [Int32],
-        identity: ChildIdentity
-    ) async throws {
-        var control: [Int32] = [-1, -1]
-        guard shim_socketpair_stream(&control) == 0 else { throw SpawnError(description: "socketpair failed") }
-        defer { close(control[1]) }
-        var ordered = descriptors
-        ordered.insert(control[1], at: role == .agent ? 0 : 1)
-        let placed = ordered
-        let pid: pid_t
-        let childEnvironment = ChildEnvironment.filter(environment, allowed: allowedEnvironment)
+    private func startWorker() async -> Bool {
+        let id = takeID()
+        health.child(.worker, .starting)
+        // Without a running agent the worker gets a dead channel, fails to get credentials and is
+        // restarted; a new agent connects every live worker anyway.
+        let credentials: Int32
+        if let end = connectToAgent() {
+            credentials = end
+        } else {
+            var pair: [Int32] = [-1, -1]
+            guard shim_socketpair_stream(&pair) == 0 else {
+                logger.error("socketpair failed")
+                return false
+            }
+            close(pair[0])
+            credentials = pair[1]
+        }
+        defer { close(credentials) }
+        let arguments = ["--log-level", options.logLevel, "--hostname", options.hostname ?? Self.hostName()] + options.workerArguments
         do {
-            pid = try await spawner.runIfActive {
-                try ChildSpawner.spawn(
-                    path: path, arguments: arguments, environment: childEnvironment, descriptors: placed, identity: identity)
-            }
+            let worker = try await launcher.launch(
+                .worker, id: id, path: paths[.worker] ?? "", arguments: arguments,
+                environment: ChildEnvironment.filter(environment, allowed: ChildEnvironment.worker),
+                descriptors: [listener, credentials], identity: identities.worker)
+            workers.append(worker)
+            return true
         } catch {
-            close(control[0])
-            throw error
-        }
-        children[role] = RunningChild(pid: pid, generation: generation)
-        logger.notice("started", metadata: ["child": "\(role.rawValue)", "pid": "\(pid)", "uid": "\(identity.uid)"])
-        let (health, metrics, continuation, logger, reaper) = (self.health, self.metrics, self.continuation, self.logger, self.reaper)
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addIPCHandlers(
-                        ChildControlHandler(
-                            role: role, pid: pid, generation: generation, health: health, metrics: metrics,
-                            events: continuation, logger: logger))
-                }
-            }
-            .withConnectedSocket(control[0])
-            .get()
-        channel.closeFuture.whenComplete { _ in
-            // The child closed its end: it is exiting. Reap it off the event loop.
-            reaper.submit { _ in
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.yield(.exited(role, generation: generation, status: status))
-            }
+            logger.error("cannot start \(ChildRole.worker.rawValue): \(error)")
+            schedule(.restart(.worker), in: backoff[.worker, default: RestartBackoff()].delay(afterRunOf: .zero))
+            return false
         }
     }
 
-    /// SIGTERM to the worker (it drains), then to the agent; SIGKILL whatever is left after the deadline.
-    private func stopChildren(iterator: inout AsyncStream<SupervisorEvent>.Iterator) async {
-        for role in [ChildRole.worker, .agent] {
-            guard let child = children[role] else { continue }
-            kill(child.pid, SIGTERM)
-            let continuation = self.continuation
-            let deadline = group.next().scheduleTask(in: Self.stopDeadline) {
-                continuation.yield(.timer(generation: -child.generation))
-            }
-            while children[role] != nil, let event = await iterator.next() {
-                switch event {
-                case .exited(let exitedRole, let generation, _) where generation == child.generation:
-                    children[exitedRole] = nil
-                case .timer(let id) where id == -child.generation:
-                    logger.error("child did not stop in time, killing it", metadata: ["child": "\(role.rawValue)"])
-                    kill(child.pid, SIGKILL)
-                default:
-                    continue
-                }
-            }
-            deadline.cancel()
+    /// A new socketpair between the agent and a worker: the agent's end goes to the agent now, the
+    /// returned end is for the worker. nil when no agent runs.
+    private func connectToAgent() -> Int32? {
+        guard let agent else { return nil }
+        var pair: [Int32] = [-1, -1]
+        guard shim_socketpair_stream(&pair) == 0 else { return nil }
+        defer { close(pair[0]) }
+        guard shim_send_fd(agent.descriptorChannel, pair[0]) == 0 else {
+            close(pair[1])
+            return nil
         }
+        return pair[1]
     }
 
-    private func bindSMTP() throws -> Int32 {
-        let address = try ListenAddress(parsing: options.listenAddress)
-        let fd = shim_listen_tcp(address.host, String(address.port), 511)
-        guard fd >= 0 else {
-            throw StartupError(description: "cannot listen on \(options.listenAddress): \(String(cString: strerror(-fd)))")
-        }
-        logger.notice("accepting SMTP", metadata: ["address": "\(ListenAddress(host: address.host, port: Int(shim_local_port(fd))))"])
-        return fd
+    private func takeID() -> Int {
+        nextID += 1
+        return nextID
     }
 
-    private func bindHTTP() async throws {
-        var listeners: [(flag: String, address: String, routes: HTTPEndpointHandler.Routes)] = []
-        if options.enableHealthCheck {
-            listeners.append(("--health-check-bind", options.healthCheckBind, .init(health: health)))
-        }
-        if options.enablePrometheus {
-            if let index = listeners.firstIndex(where: { $0.address == options.prometheusBind }) {
-                listeners[index].routes.metrics = metrics
-            } else {
-                listeners.append(("--prometheus-bind", options.prometheusBind, .init(metrics: metrics)))
-            }
-        }
-        for listener in listeners {
-            let address = try ListenAddress(parsing: listener.address)
-            let routes = listener.routes
-            let bootstrap = ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                        try channel.pipeline.syncOperations.addHandler(HTTPEndpointHandler(routes: routes))
-                    }
-                }
-            do {
-                if address.host.isEmpty {
-                    _ = try await bootstrap.bind(host: "::", port: address.port).flatMapError { _ in
-                        bootstrap.bind(host: "0.0.0.0", port: address.port)
-                    }.get()
-                } else {
-                    _ = try await bootstrap.bind(host: address.host, port: address.port).get()
-                }
-            } catch {
-                throw StartupError(description: "\(listener.flag) \(listener.address): cannot listen: \(error)")
-            }
-            logger.notice("serving HTTP", metadata: ["address": "\(listener.address)"])
-        }
+    private func schedule(_ action: TimerAction, in delay: Duration) {
+        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        schedule(action, in: .nanoseconds(nanoseconds))
+    }
+
+    private func schedule(_ action: TimerAction, in delay: TimeAmount) {
+        let token = takeID()
+        timers[token] = action
+        let continuation = self.continuation
+        group.next().scheduleTask(in: delay) { continuation.yield(.timer(token)) }
     }
 
     private func installSignalHandlers() {

@@ -50,6 +50,9 @@ struct SupervisorOptions: ParsableArguments {
     @Option(name: goStyle("max-connections-per-ip"), help: "SMTP connections from one address at once; more get 421.")
     var maxConnectionsPerIP = 100
 
+    @Option(name: goStyle("shutdown-timeout"), help: "Seconds in-flight messages get to finish on SIGTERM or reload.")
+    var shutdownTimeout = 30
+
     @Flag(name: goStyle("add-received-header"), help: "Prepend an RFC 5321 Received: trace header to every message.")
     var addReceivedHeader = false
 
@@ -75,6 +78,7 @@ struct SupervisorOptions: ParsableArguments {
         for (flag, value, range) in [
             ("--max-message-size", maxMessageSize, 1024...10_485_760),  // SES v1 refuses anything larger
             ("--idle-timeout", idleTimeout, 1...86_400),
+            ("--shutdown-timeout", shutdownTimeout, 1...3600),
             ("--max-connections", maxConnections, 1...100_000),
             ("--max-connections-per-ip", maxConnectionsPerIP, 1...100_000),
         ] where !range.contains(value) {
@@ -94,6 +98,7 @@ struct SupervisorOptions: ParsableArguments {
         var arguments = [
             "--max-message-size", "\(maxMessageSize)", "--idle-timeout", "\(idleTimeout)",
             "--max-connections", "\(maxConnections)", "--max-connections-per-ip", "\(maxConnectionsPerIP)",
+            "--shutdown-timeout", "\(shutdownTimeout)",
         ]
         if let configurationSetName { arguments += ["--configuration-set-name", configurationSetName] }
         if addReceivedHeader { arguments += ["--add-received-header", "true"] }

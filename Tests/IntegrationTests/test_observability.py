@@ -18,7 +18,14 @@ def test_health_answers_the_seed_json(moto, start_proxy):
     proxy = start_proxy(proxy_environment(moto))
     status, body = proxy.health()
     assert status == 200
-    assert json.loads(body) == {"name": "ses-smtp-proxy", "status": "ok", "version": "v0.1.0"}
+    # The seed's three keys first, as the Go original writes them; then what we add.
+    assert body.startswith('{"name":"ses-smtp-proxy","status":"ok","version":"v0.1.0"')
+    report = json.loads(body)
+    assert report["children"] == {
+        "ses-cred-agent": {"state": "running", "restarts": 0},
+        "ses-smtp-worker": {"state": "running", "restarts": 0},
+    }
+    assert report["credentials_expire"] is None, "environment keys do not expire"
 
 
 def test_metrics_have_the_seed_names_and_move(moto, start_proxy):

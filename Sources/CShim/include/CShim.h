@@ -32,10 +32,26 @@ int shim_disable_core_dumps(void);
 /// for resolver failures returns -EADDRNOTAVAIL.
 int shim_listen_tcp(const char *host, const char *port, int backlog);
 
+/// 1 when `fd` is a listening TCP socket (IPv4 or IPv6), 0 when it is something else, -errno on error.
+/// Also marks it close-on-exec: systemd hands it over inheritable, and only the worker may get it.
+int shim_adopt_listening_tcp(int fd);
+
 /// Local port of a bound socket, or -1.
 int shim_local_port(int fd);
 
 int shim_socketpair_stream(int fds[2]);
+
+/// A close-on-exec SOCK_SEQPACKET socketpair: the descriptor channels over which the supervisor hands a
+/// child new sockets (SCM_RIGHTS).
+int shim_socketpair_seqpacket(int fds[2]);
+
+/// Sends `fd` over `channel` with SCM_RIGHTS (one byte of payload). Returns 0 or -errno.
+int shim_send_fd(int channel, int fd);
+
+/// Blocks until a descriptor arrives on `channel` and returns it (close-on-exec), after checking that it
+/// is a connected AF_UNIX stream socket. Returns -EPIPE when the peer closed the channel, -EBADMSG for a
+/// message without exactly one descriptor or with one of another kind, or -errno.
+int shim_recv_unix_stream_fd(int channel);
 
 /// Peer credentials of a connected Unix socket (SO_PEERCRED).
 int shim_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
