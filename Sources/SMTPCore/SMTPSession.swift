@@ -33,15 +33,19 @@ package struct SMTPSession {
     }
 
     package mutating func receive(_ command: SMTPCommand) -> [SessionAction] {
-        if draining { return shutDown() }
+        if draining, !isBusy {
+            // The client's next command after its transaction: QUIT ends politely, anything else learns
+            // the server is going away (RFC 5321 §3.8).
+            if command == .quit { return receiveQuit() }
+            return shutDown()
+        }
         switch (state, command) {
         case (.quitting, _), (.data, _), (.chunk, _), (.relaying, _):
             return []  // the handler sends nothing here while content or a relay is in progress
         case (_, .bdat(let size, _)) where !isAcceptingChunks:
             return error(bdatRefusal) + [.discardChunk(size: size)]
         case (_, .quit):
-            state = .quitting
-            return [.reply(.bye), .close]
+            return receiveQuit()
         case (_, .ehlo(let name)):
             state = .ready
             (clientName, saidEHLO) = (name, true)
@@ -101,6 +105,19 @@ package struct SMTPSession {
         }
     }
 
+    private mutating func receiveQuit() -> [SessionAction] {
+        state = .quitting
+        return [.reply(.bye), .close]
+    }
+
+    /// Content or a relay is in progress: the handler feeds no commands now.
+    private var isBusy: Bool {
+        switch state {
+        case .data, .chunk, .relaying, .quitting: true
+        default: false
+        }
+    }
+
     /// BDAT needs a sender and at least one recipient; chunks of one message follow each other.
     private var isAcceptingChunks: Bool {
         switch state {
@@ -135,7 +152,7 @@ package struct SMTPSession {
         guard case .data(let envelope) = state else { preconditionFailure("dataFinished outside DATA") }
         if overflowed {
             state = .ready
-            return finishTransaction(.messageTooLarge)
+            return [.reply(.messageTooLarge)]
         }
         state = .relaying(envelope)
         return [.relay(envelope)]
@@ -151,7 +168,7 @@ package struct SMTPSession {
         }
         if overflowed {
             state = .ready
-            return finishTransaction(.messageTooLarge)
+            return [.reply(.messageTooLarge)]
         }
         state = .relaying(envelope)
         return [.relay(envelope)]
@@ -161,25 +178,19 @@ package struct SMTPSession {
     package mutating func relayFinished(_ reply: SMTPReply) -> [SessionAction] {
         guard case .relaying = state else { preconditionFailure("relayFinished without a relay") }
         state = .ready
-        return finishTransaction(reply)
+        return [.reply(reply)]
     }
 
-    /// The worker is stopping: an idle session is told so now, a busy one when its transaction ends.
+    /// The worker is stopping: an idle session is told so now; a busy one finishes its transaction and
+    /// is told at its next command.
     package mutating func drain() -> [SessionAction] {
         draining = true
-        switch state {
-        case .data, .chunk, .relaying, .quitting: return []
-        default: return shutDown()
-        }
+        return isBusy ? [] : shutDown()
     }
 
     package mutating func idleTimeout() -> [SessionAction] {
         state = .quitting
         return [.reply(.idleTimeout), .close]
-    }
-
-    private mutating func finishTransaction(_ reply: SMTPReply) -> [SessionAction] {
-        draining ? [.reply(reply)] + shutDown() : [.reply(reply)]
     }
 
     private mutating func shutDown() -> [SessionAction] {

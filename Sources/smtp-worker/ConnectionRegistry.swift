@@ -41,18 +41,23 @@ final class ConnectionRegistry: Sendable {
         return true
     }
 
-    /// Tells every session to finish; the future completes when none is left or after `deadline`.
-    func drain(on eventLoop: EventLoop, deadline: TimeAmount) -> EventLoopFuture<Void> {
+    /// The worker stopped accepting: sessions go on as usual (a client in the middle of its work loses
+    /// nothing, which is what makes a reload seamless) until they end or `deadline` passes; then those
+    /// left are told 421 (after their transaction, if one is in flight) and get `grace` to finish.
+    func drain(on eventLoop: EventLoop, deadline: TimeAmount, grace: TimeAmount) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
-        let channels = state.withLock { state -> [Channel] in
+        let empty = state.withLock { state -> Bool in
             state.drained = promise
-            return Array(state.channels.values)
+            return state.channels.isEmpty
         }
-        if channels.isEmpty { promise.succeed() }
-        for channel in channels {
-            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(DrainEvent()) }
+        if empty { promise.succeed() }
+        eventLoop.scheduleTask(in: deadline) {
+            let channels = self.state.withLock { Array($0.channels.values) }
+            for channel in channels {
+                channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(DrainEvent()) }
+            }
+            eventLoop.scheduleTask(in: grace) { promise.succeed() }
         }
-        eventLoop.scheduleTask(in: deadline) { promise.succeed() }
         return promise.futureResult
     }
 }

@@ -91,7 +91,8 @@ struct Worker {
         let reason = await Self.stopReason(control: control.channel)
         logger.notice("draining", metadata: ["reason": "\(reason)"])
         try? await server.close()
-        try? await connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds))).get()
+        // The supervisor kills a worker 5 s after the shutdown timeout; the grace stays under that.
+        try? await connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds)), grace: .seconds(3)).get()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
     }

@@ -186,8 +186,8 @@ def proxy_environment(moto, **overrides):
 def start_proxy(tmp_path):
     started = []
 
-    def start(env, *flags, wait=True):
-        smtp_port, http_port = free_port(), free_port()
+    def start(env, *flags, wait=True, smtp_port=None):
+        smtp_port, http_port = smtp_port or free_port(), free_port()
         log_path = tmp_path / f"proxy-{len(started)}.log"
         log = open(log_path, "wb")
         process = subprocess.Popen(

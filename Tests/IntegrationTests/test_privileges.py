@@ -1,9 +1,10 @@
 """Privilege separation as the kernel sees it: users, capabilities, environments, dumpability."""
 import os
-
 import pwd
+import subprocess
+import uuid
 
-from conftest import proxy_environment, requires_root
+from conftest import BIN_DIR, PROXY, proxy_environment, requires_root
 
 
 def status_fields(pid):
@@ -54,3 +55,36 @@ def test_agent_is_not_dumpable(moto, start_proxy):
     with open(f"/proc/{agent}/limits") as limits:
         core = next(line for line in limits if line.startswith("Max core file size"))
     assert core.split()[4] == "0"
+
+
+@requires_root("a child started as root must refuse to run")
+def test_children_refuse_to_run_as_root():
+    for child in ("ses-smtp-worker", "ses-cred-agent"):
+        result = subprocess.run([str(BIN_DIR / child), "--log-level", "info"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 78, (child, result.stderr)
+        assert "refusing to start: running as root" in result.stderr
+
+
+@requires_root("creating users and dropping to them")
+def test_users_named_by_the_flags_are_used(moto, start_proxy):
+    suffix = uuid.uuid4().hex[:6]
+    worker_user, agent_user = f"t-smtp-{suffix}", f"t-cred-{suffix}"
+    for user in (worker_user, agent_user):
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                       check=True)
+    try:
+        same = subprocess.run(
+            [str(PROXY), f"--worker-user={worker_user}", f"--agent-user={worker_user}", "127.0.0.1:0"],
+            env=proxy_environment(moto), capture_output=True, text=True, timeout=30)
+        assert same.returncode != 0 and "must be different users" in same.stderr
+        proxy = start_proxy(proxy_environment(moto), f"--worker-user={worker_user}", f"--agent-user={agent_user}")
+        pids = proxy.child_pids()
+        for child, user in (("ses-smtp-worker", worker_user), ("ses-cred-agent", agent_user)):
+            fields = status_fields(pids[child])
+            entry = pwd.getpwnam(user)
+            assert fields["Uid"].split() == [str(entry.pw_uid)] * 4
+            assert fields["Gid"].split() == [str(entry.pw_gid)] * 4
+        proxy.stop()
+    finally:
+        for user in (worker_user, agent_user):
+            subprocess.run(["userdel", user], capture_output=True)

@@ -127,7 +127,7 @@ struct SMTPSessionTests {
         #expect(session.state == .ready)
     }
 
-    @Test func drainAnswersIdleSessionAt421AndBusyOneAfterItsTransaction() {
+    @Test func drainAnswersIdleSessionAt421AndBusyOneAtItsNextCommand() {
         var idle = SMTPSession(limits: Self.limits, hostname: "relay.test")
         _ = idle.start()
         #expect(idle.drain() == [.reply(.shuttingDown), .close])
@@ -140,7 +140,10 @@ struct SMTPSessionTests {
         _ = busy.receive(.data)
         #expect(busy.drain() == [])
         _ = busy.dataFinished(overflowed: false)
-        #expect(busy.relayFinished(.queued(messageID: "m")) == [.reply(.queued(messageID: "m")), .reply(.shuttingDown), .close])
+        #expect(busy.relayFinished(.queued(messageID: "m")) == [.reply(.queued(messageID: "m"))])
+        var polite = busy
+        #expect(polite.receive(.quit) == [.reply(.bye), .close])
+        #expect(busy.receive(.mail(.init(sender: "a@b.c", declaredSize: nil))) == [.reply(.shuttingDown), .close])
     }
 
     @Test func idleTimeoutCloses421() {
