@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Local SES emulator helpers around moto server, for `make run` and the integration tests.
 
-setup:    create an IAM user with an access key allowed to use SES, verify sender identities, then
-          switch on signature checking (every later request must be signed with that key).
+setup:    create an IAM user with an access key allowed to use SES and to assume the role
+          `ses-sender` (itself allowed to send), verify sender identities, then switch on signature
+          checking (every later request must be signed with a key moto issued).
 messages: print every SendRawEmail the emulator received, exactly as sent: Source, Destinations,
           ConfigurationSetName and the raw message. It reads moto's request recorder (moto started with
           MOTO_ENABLE_RECORDING=1 and MOTO_RECORDER_FILEPATH), since moto's own store mixes the
@@ -31,7 +32,20 @@ def setup(endpoint, senders):
         PolicyName="send",
         PolicyDocument=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:GetSendQuota"], "Resource": "*"}],
+            "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:GetSendQuota", "sts:AssumeRole",
+                                                           "sts:GetCallerIdentity", "sts:GetSessionToken"],
+                           "Resource": "*"}],
+        }),
+    )
+    trust = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="ses-sender", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="ses-sender",
+        PolicyName="send",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "sts:GetCallerIdentity"], "Resource": "*"}],
         }),
     )
     key = iam.create_access_key(UserName="ses-relay")["AccessKey"]
@@ -42,24 +56,28 @@ def setup(endpoint, senders):
         f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
     )
     urllib.request.urlopen(request).read()
-    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"], "ROLE_ARN": role}
 
 
-def send_raw_email_forms(recording):
-    """Every SendRawEmail request in a moto recording, as parsed form fields (values are lists)."""
-    forms = []
+def recorded_requests(recording):
+    """Every request in a moto recording: its headers and its form fields (values are lists)."""
     try:
         lines = open(recording, encoding="utf-8").read().splitlines()
     except FileNotFoundError:
-        return forms
+        return []
+    requests = []
     for line in lines:
         entry = json.loads(line)
         body = entry.get("body") or ""
         raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
         form = urllib.parse.parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
-        if form.get("Action") == ["SendRawEmail"]:
-            forms.append(form)
-    return forms
+        requests.append({"headers": entry.get("headers", {}), "form": form})
+    return requests
+
+
+def send_raw_email_forms(recording):
+    """Every SendRawEmail request in a moto recording, as parsed form fields."""
+    return [r["form"] for r in recorded_requests(recording) if r["form"].get("Action") == ["SendRawEmail"]]
 
 
 def raw_message(form):

@@ -9,29 +9,48 @@ import Shared
 import Glibc
 #endif
 
-/// The credential agent process: resolves AWS credentials, then answers the worker's requests with
-/// derived signing keys. Runs as `_ses-cred`, non-dumpable; accepts no connections, and its only
-/// peers are the two socketpairs the supervisor gave it.
+/// The credential agent process: resolves where AWS credentials come from, obtains them, hands the
+/// workers derived signing keys, and refreshes the credentials before they expire. Runs as
+/// `_ses-cred`, non-dumpable; accepts no connections: its only peers are the socketpairs the
+/// supervisor gave it.
 struct Agent {
-    static let allowedOptions: Set<String> = ["log-level", "credentials-path", "config-path"]
+    static let allowedOptions: Set<String> = [
+        "log-level", "credentials-path", "config-path", "cross-account-role", "cross-account-session-name",
+        "cross-account-external-id",
+    ]
     static let maxSharedFileBytes = 1 << 20
 
     let options: ChildOptions
     let logger: Logger
 
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
         let credentialsPath = options["credentials-path"] ?? "~/.aws/credentials"
         let configPath = options["config-path"] ?? "~/.aws/config"
         let sources = CredentialSources(
-            environment: ProcessInfo.processInfo.environment,
+            environment: environment,
             credentialsFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedCredentialsFile, path: credentialsPath)),
             credentialsPath: credentialsPath,
             configFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedConfigFile, path: configPath)),
             configPath: configPath
         )
-        let base = try CredentialChain.resolve(sources)
+        var source = try CredentialChain.resolve(sources)
+        if let role = options["cross-account-role"] {
+            source = .assumeRole(
+                roleArn: role, sessionName: options["cross-account-session-name"] ?? sources.roleSessionName,
+                externalID: options["cross-account-external-id"], base: source)
+        }
         let region = try CredentialChain.region(sources)
-        logger.notice("credentials loaded", metadata: ["source": "\(base.source)", "region": "\(region)"])
+        var httpSettings = HTTPClientConfiguration()
+        if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { httpSettings.extraCABundle = bundle }
+        let sts = STSClient(http: HTTPClient(configuration: httpSettings), environment: environment, region: region)
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let first = try await pool.runIfActive { [source] in try source.fetch(sts: sts, now: Int64(time(nil))) }
+        logger.notice(
+            "credentials loaded",
+            metadata: ["source": "\(source)", "region": "\(region)", "expiration": "\(first.expiration.map(String.init) ?? "none")"])
+        let store = CredentialStore(first, region: region)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = self.logger
@@ -49,28 +68,44 @@ struct Agent {
         receiver.start()
         receiver.submit { _ in
             DescriptorChannel.receive(on: ChildDescriptors.Agent.descriptors, logger: logger) { socket in
-                Self.serve(socket, group: group, base: base, region: region, logger: logger)
+                Self.serve(socket, group: group, store: store, logger: logger)
             }
         }
+
         for message: ControlMessage in [
-            .credentialStatus(expiration: base.expiration), .metric(.credentialRenewalSuccess, delta: 1), .ready,
+            .credentialStatus(expiration: first.expiration), .metric(.credentialRenewalSuccess, delta: 1), .ready,
         ] {
             control.writeAndFlush(message.frame, promise: nil)
         }
 
-        let reason = await Self.stopReason(control: control)
+        let refresher = CredentialRefresher(source: source, sts: sts, store: store, pool: pool, control: control, logger: logger)
+        let reason = await withTaskGroup(of: String?.self) { tasks in
+            tasks.addTask {
+                await refresher.run()
+                return nil
+            }
+            tasks.addTask { await Self.stopReason(control: control) }
+            var reason = "stream ended"
+            for await finished in tasks {
+                if let finished {
+                    reason = finished
+                    break
+                }
+            }
+            tasks.cancelAll()
+            return reason
+        }
         logger.notice("stopping", metadata: ["reason": "\(reason)"])
         try? await group.shutdownGracefully()
     }
 
     /// Runs on the receiver thread, which may block on the bootstrap.
-    private static func serve(_ socket: Int32, group: EventLoopGroup, base: BaseCredentials, region: String, logger: Logger) {
+    private static func serve(_ socket: Int32, group: EventLoopGroup, store: CredentialStore, logger: Logger) {
         do {
             _ = try ClientBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addIPCHandlers(
-                            CredentialServerHandler(base: base, region: region, logger: logger))
+                        try channel.pipeline.syncOperations.addIPCHandlers(CredentialServerHandler(store: store, logger: logger))
                     }
                 }
                 .withConnectedSocket(socket)

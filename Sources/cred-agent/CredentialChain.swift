@@ -1,9 +1,11 @@
 // The AWS credential chain as the SDKs walk it, as far as this agent implements it: environment
-// variables, then the shared credentials and config files for the selected profile. Runs in the
-// credential agent, which alone sees secrets.
+// variables, web identity (EKS IRSA), then the shared credentials and config files for the selected
+// profile (static keys, role_arn over a source_profile or a web identity token). Resolving names
+// where credentials come from; `CredentialSource.fetch` obtains them. Runs in the credential agent,
+// which alone sees secrets.
 
 /// Long-lived or session credentials as found, before any signing key is derived.
-struct BaseCredentials: Equatable, CustomStringConvertible {
+struct BaseCredentials: Equatable, Sendable, CustomStringConvertible {
     var accessKeyID: String
     var secretAccessKey: String
     var sessionToken: String?
@@ -23,6 +25,8 @@ struct AgentError: Error, CustomStringConvertible {
         case profileNotFound
         case unsupported
         case io
+        case sts
+        case vault
     }
 
     var code: Code
@@ -51,39 +55,104 @@ struct CredentialSources {
     }
 
     var explicitProfile: Bool { !(environment["AWS_PROFILE"] ?? "").isEmpty }
+
+    /// AWS_ROLE_SESSION_NAME, else a name of our own (RoleSessionName: 2–64 of `[\w+=,.@-]`).
+    var roleSessionName: String {
+        if let name = environment["AWS_ROLE_SESSION_NAME"], !name.isEmpty { return name }
+        return "ses-smtpd-proxy"
+    }
+}
+
+/// How the agent obtains credentials, as the chain resolved it; fetched anew at every refresh.
+indirect enum CredentialSource: Equatable, Sendable, CustomStringConvertible {
+    /// Keys that do not change while the agent runs (environment, a profile's static keys).
+    case fixed(BaseCredentials)
+    /// STS AssumeRoleWithWebIdentity with the token in `tokenFile`, read anew each time (kubelet rotates it).
+    case webIdentity(roleArn: String, sessionName: String, tokenFile: String)
+    /// STS AssumeRole signed with what `base` gives.
+    case assumeRole(roleArn: String, sessionName: String, externalID: String?, base: CredentialSource)
+
+    var description: String {
+        switch self {
+        case .fixed(let base): base.source
+        case .webIdentity(let role, _, let file): "web identity \(role) (token \(file))"
+        case .assumeRole(let role, _, _, let base): "role \(role) assumed with \(base)"
+        }
+    }
 }
 
 enum CredentialChain {
-    static func resolve(_ sources: CredentialSources) throws(AgentError) -> BaseCredentials {
+    /// source_profile chains longer than this are a loop or a mistake.
+    static let maxProfileDepth = 5
+
+    static func resolve(_ sources: CredentialSources) throws(AgentError) -> CredentialSource {
         if let fromEnvironment = try environmentCredentials(sources.environment) {
-            return fromEnvironment
+            return .fixed(fromEnvironment)
+        }
+        if let tokenFile = nonEmpty(sources.environment["AWS_WEB_IDENTITY_TOKEN_FILE"]) {
+            guard let role = nonEmpty(sources.environment["AWS_ROLE_ARN"]) else {
+                throw AgentError(.incompleteCredentials, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not")
+            }
+            return .webIdentity(roleArn: role, sessionName: sources.roleSessionName, tokenFile: tokenFile)
         }
         let profile = sources.profileName
-        let credentialsSection = sources.credentialsFile.credentialsProfile(profile)
-        let configSection = sources.configFile.configProfile(profile)
-        if credentialsSection == nil && configSection == nil && sources.explicitProfile {
+        if sources.credentialsFile.credentialsProfile(profile) == nil && sources.configFile.configProfile(profile) == nil {
+            guard !sources.explicitProfile else {
+                throw AgentError(
+                    .profileNotFound,
+                    "AWS_PROFILE=\(profile): no such profile in \(sources.credentialsPath) or \(sources.configPath)")
+            }
             throw AgentError(
-                .profileNotFound,
-                "AWS_PROFILE=\(profile): no such profile in \(sources.credentialsPath) or \(sources.configPath)"
-            )
+                .noCredentials,
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE with "
+                    + "AWS_ROLE_ARN, or AWS_PROFILE with keys in \(sources.credentialsPath)")
         }
-        for (section, path) in [(credentialsSection, sources.credentialsPath), (configSection, sources.configPath)] {
-            guard let section else { continue }
-            if let found = try staticKeys(section, source: "profile \(profile) in \(path)") { return found }
-            for key in ["role_arn", "credential_process", "web_identity_token_file", "sso_session", "sso_start_url"]
-            where section[key] != nil {
+        return try profileSource(profile, sources, depth: 0)
+    }
+
+    /// A profile's own keys, or its role over a source profile or a web identity token.
+    private static func profileSource(_ profile: String, _ sources: CredentialSources, depth: Int) throws(AgentError) -> CredentialSource {
+        guard depth < maxProfileDepth else {
+            throw AgentError(.unsupported, "profile \(profile): source_profile chain deeper than \(maxProfileDepth) (a loop?)")
+        }
+        var settings = sources.configFile.configProfile(profile) ?? [:]
+        settings.merge(sources.credentialsFile.credentialsProfile(profile) ?? [:]) { _, fromCredentials in fromCredentials }
+        let origin = "profile \(profile) in \(sources.credentialsPath) or \(sources.configPath)"
+        if let role = nonEmpty(settings["role_arn"]) {
+            let sessionName = nonEmpty(settings["role_session_name"]) ?? sources.roleSessionName
+            if let tokenFile = nonEmpty(settings["web_identity_token_file"]) {
+                return .webIdentity(roleArn: role, sessionName: sessionName, tokenFile: tokenFile)
+            }
+            let base: CredentialSource
+            if let source = nonEmpty(settings["source_profile"]) {
+                // A profile that names itself uses its own static keys as the base (the SDKs allow it).
+                if source == profile, let own = try staticKeys(settings, source: origin) {
+                    base = .fixed(own)
+                } else {
+                    base = try profileSource(source, sources, depth: depth + 1)
+                }
+            } else if settings["credential_source"] == "Environment", let own = try environmentCredentials(sources.environment) {
+                base = .fixed(own)
+            } else {
                 throw AgentError(
                     .unsupported,
-                    "profile \(profile) in \(path) uses \(key), which this version cannot use yet; "
-                        + "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or use static keys in the profile"
-                )
+                    "\(origin): role_arn needs source_profile (or credential_source = Environment, or web_identity_token_file)")
             }
+            return .assumeRole(roleArn: role, sessionName: sessionName, externalID: nonEmpty(settings["external_id"]), base: base)
         }
-        throw AgentError(
-            .noCredentials,
-            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with "
-                + "keys in \(sources.credentialsPath)"
-        )
+        if let found = try staticKeys(settings, source: origin) { return .fixed(found) }
+        for key in ["credential_process", "sso_session", "sso_start_url", "credential_source"] where settings[key] != nil {
+            throw AgentError(
+                .unsupported,
+                "\(origin) uses \(key), which this version cannot use yet; use static keys, role_arn with "
+                    + "source_profile, or web identity")
+        }
+        throw AgentError(.incompleteCredentials, "\(origin) has no aws_access_key_id/aws_secret_access_key and no role_arn")
+    }
+
+    private static func nonEmpty(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        return value
     }
 
     static func region(_ sources: CredentialSources) throws(AgentError) -> String {

@@ -6,20 +6,18 @@ import Shared
 import Glibc
 #endif
 
-/// The agent's end of the credentials socketpair, whose only peer is the worker the supervisor
-/// started with the other end. Answers each request with signing material derived at that moment; a
-/// malformed or unknown request closes the channel.
+/// The agent's end of one credentials socketpair, whose only peer is the worker the supervisor gave
+/// the other end. Answers each request with signing material derived at that moment from the current
+/// credentials; a malformed or unknown request closes the channel.
 final class CredentialServerHandler: ChannelInboundHandler {
     typealias InboundIn = IPCFrame
     typealias OutboundOut = IPCFrame
 
-    private let base: BaseCredentials
-    private let region: String
+    private let store: CredentialStore
     private let logger: Logger
 
-    init(base: BaseCredentials, region: String, logger: Logger) {
-        self.base = base
-        self.region = region
+    init(store: CredentialStore, logger: Logger) {
+        self.store = store
         self.logger = logger
     }
 
@@ -28,8 +26,15 @@ final class CredentialServerHandler: ChannelInboundHandler {
         do {
             switch try AgentRequest(frame: frame) {
             case .credentials:
-                let material = SigningMaterial.credentials(from: base, region: region, now: Int64(time(nil)))
-                let reply = AgentReply.credentials(material)
+                let now = Int64(time(nil))
+                let current = store.credentials
+                let reply: AgentReply
+                if let expiration = current.expiration, expiration <= now {
+                    // Expired and not yet refreshed: the worker answers 451 rather than sign with them.
+                    reply = .unavailable(retryAfterSeconds: 5)
+                } else {
+                    reply = .credentials(SigningMaterial.credentials(from: current, region: store.region, now: now))
+                }
                 context.writeAndFlush(wrapOutboundOut(reply.frame(requestID: frame.requestID)), promise: nil)
             }
         } catch {

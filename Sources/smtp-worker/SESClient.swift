@@ -30,29 +30,17 @@ final class SESClient: Sendable {
         guard let key = credentials.signingKey(forDate: time.dateStamp) else {
             return .failure(.credentialsUnavailable("no signing key for \(time.dateStamp)"))
         }
-        let endpoint: SESEndpoint
+        let endpoint: AWSEndpoint
         do {
-            endpoint = try SESEndpoint.resolve(environment: endpointOverride, region: credentials.region)
+            endpoint = try AWSEndpoint.ses(environment: endpointOverride, region: credentials.region)
         } catch {
             return .failure(.transport(code: "endpoint", requestSent: false, detail: "\(error)"))
         }
         let body = SendRawEmailRequest.body(envelope: envelope, message: message, configurationSetName: configurationSetName)
-        var headers: [(name: String, value: String)] = [
-            ("Host", endpoint.hostHeader),
-            ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
-            ("X-Amz-Date", time.amzDate),
-        ]
-        if let token = credentials.sessionToken { headers.append(("X-Amz-Security-Token", token)) }
-        let payloadHash = SigV4.sha256Hex(body)
-        let scope = SigV4.Scope(date: time.dateStamp, region: credentials.region, service: "ses")
-        let authorization = SigV4.authorization(
-            for: SigV4.Request(method: "POST", path: endpoint.path, headers: headers, payloadSHA256: payloadHash),
-            accessKeyID: credentials.accessKeyID,
-            signingKey: key.key,
-            amzDate: time.amzDate,
-            scope: scope
-        )
-        headers.append(("Authorization", authorization))
+        let headers = SigV4.signedQueryHeaders(
+            endpoint: endpoint, body: body, accessKeyID: credentials.accessKeyID, signingKey: key.key,
+            sessionToken: credentials.sessionToken, time: time,
+            scope: SigV4.Scope(date: time.dateStamp, region: credentials.region, service: "ses"))
 
         let response: HTTPResponse
         do {
@@ -80,5 +68,12 @@ final class SESClient: Sendable {
                 requestID: requestID
             )
         )
+    }
+}
+
+extension AWSEndpoint {
+    /// SES v1 (`email.{region}.amazonaws.com`), or `AWS_ENDPOINT_URL_SES` / `AWS_ENDPOINT_URL`.
+    static func ses(environment: [String: String], region: String) throws(Problem) -> AWSEndpoint {
+        try resolve(serviceID: "SES", hostPrefix: "email", environment: environment, region: region)
     }
 }

@@ -45,7 +45,7 @@ struct Worker {
         let provider = CredentialProvider(agent: agent)
         let first = try await provider.credentials(now: Int64(time(nil))).get()
         do {
-            _ = try SESEndpoint.resolve(environment: environment, region: first.region)
+            _ = try AWSEndpoint.ses(environment: environment, region: first.region)
         } catch .invalid(let variable, let value) {
             throw WorkerError(description: "\(variable)=\(value) is not an http:// or https:// URL")
         }

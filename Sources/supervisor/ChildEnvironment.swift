@@ -8,7 +8,8 @@ enum ChildEnvironment {
     static let agent: Set<String> = [
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
         "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
-        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "TZ",
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+        "AWS_ROLE_SESSION_NAME", "TZ",
     ]
 
     static func filter(_ environment: [String: String], allowed: Set<String>) -> [String] {

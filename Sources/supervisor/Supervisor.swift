@@ -222,7 +222,7 @@ final class Supervisor {
                 .agent, id: id, path: paths[.agent] ?? "",
                 arguments: [
                     "--log-level", options.logLevel, "--credentials-path", shared.credentialsPath, "--config-path", shared.configPath,
-                ],
+                ] + options.agentArguments(hostname: options.hostname ?? Self.hostName()),
                 environment: ChildEnvironment.filter(environment, allowed: ChildEnvironment.agent),
                 descriptors: [shared.credentials, shared.config], identity: identities.agent)
         } catch {

@@ -14,6 +14,12 @@ struct SupervisorOptions: ParsableArguments {
     @Option(name: goStyle("cross-account-role"), help: "ARN of a cross-account role to assume for SES.")
     var crossAccountRole: String?
 
+    @Option(name: goStyle("cross-account-session-name"), help: "RoleSessionName for --cross-account-role (default: the host name).")
+    var crossAccountSessionName: String?
+
+    @Option(name: goStyle("cross-account-external-id"), help: "ExternalId for --cross-account-role, when the role's trust policy asks for one.")
+    var crossAccountExternalID: String?
+
     @Option(name: goStyle("configuration-set-name"), help: "SES configuration set for SendRawEmail.")
     var configurationSetName: String?
 
@@ -66,8 +72,14 @@ struct SupervisorOptions: ParsableArguments {
         if enableVault || vaultPath != nil {
             throw ValidationError("--enable-vault/--vault-path: Vault support is not available in this version yet")
         }
-        if crossAccountRole != nil {
-            throw ValidationError("--cross-account-role: role assumption is not available in this version yet")
+        if let role = crossAccountRole, !Self.isRoleARN(role) {
+            throw ValidationError("--cross-account-role \(role): expected a role ARN like arn:aws:iam::123456789012:role/name")
+        }
+        if let name = crossAccountSessionName, !Self.isSessionName(name) {
+            throw ValidationError("--cross-account-session-name \(name): 2 to 64 letters, digits or +=,.@_-")
+        }
+        if (crossAccountSessionName != nil || crossAccountExternalID != nil) && crossAccountRole == nil {
+            throw ValidationError("--cross-account-session-name and --cross-account-external-id need --cross-account-role")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
@@ -91,6 +103,28 @@ struct SupervisorOptions: ParsableArguments {
                 throw ValidationError("\(flag) \(value): \(error)")
             }
         }
+    }
+
+    /// What the agent needs of these options, as its command line.
+    func agentArguments(hostname: String) -> [String] {
+        guard let crossAccountRole else { return [] }
+        let fallback = String(hostname.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "+=,.@_-".contains($0)) }.prefix(64))
+        var arguments = [
+            "--cross-account-role", crossAccountRole,
+            "--cross-account-session-name", crossAccountSessionName ?? (fallback.count >= 2 ? fallback : "ses-smtpd-proxy"),
+        ]
+        if let crossAccountExternalID { arguments += ["--cross-account-external-id", crossAccountExternalID] }
+        return arguments
+    }
+
+    static func isRoleARN(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        return parts.count == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].hasPrefix("role/") && parts[5].count > 5
+            && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    static func isSessionName(_ text: String) -> Bool {
+        (2...64).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+=,.@_-".contains($0)) }
     }
 
     /// What the worker needs of these options, as its command line.

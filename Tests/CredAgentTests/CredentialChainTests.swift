@@ -38,18 +38,61 @@ struct CredentialChainTests {
           max_concurrent_requests = 10
         """
 
+    static func fixed(_ source: CredentialSource) -> BaseCredentials? {
+        guard case .fixed(let credentials) = source else { return nil }
+        return credentials
+    }
+
     @Test func environmentWinsOverFiles() throws {
-        let found = try CredentialChain.resolve(
-            Self.sources(environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"],
-                         credentials: Self.credentialsFile))
+        let found = try #require(Self.fixed(try CredentialChain.resolve(
+            Self.sources(environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t",
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r"],
+                         credentials: Self.credentialsFile))))
         #expect(found.accessKeyID == "AKIDENV")
         #expect(found.sessionToken == "t")
         #expect(found.source == "environment")
     }
 
+    @Test func webIdentityComesBeforeTheFiles() throws {
+        let environment = ["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_ROLE_SESSION_NAME": "pod-1"]
+        let source = try CredentialChain.resolve(Self.sources(environment: environment, credentials: Self.credentialsFile))
+        #expect(source == .webIdentity(roleArn: "arn:aws:iam::1:role/r", sessionName: "pod-1", tokenFile: "/var/run/token"))
+        #expect {
+            try CredentialChain.resolve(Self.sources(environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "/t"]))
+        } throws: { ($0 as? AgentError)?.detail.contains("AWS_ROLE_ARN") == true }
+    }
+
+    @Test func profileRoleIsAssumedWithItsSourceProfile() throws {
+        let config = """
+            [profile relay]
+            role_arn = arn:aws:iam::2:role/sender
+            source_profile = mail
+            external_id = ext-1
+            [profile pod]
+            role_arn = arn:aws:iam::2:role/pod
+            web_identity_token_file = /var/run/token
+            [profile loop]
+            role_arn = arn:aws:iam::2:role/x
+            source_profile = loop2
+            [profile loop2]
+            role_arn = arn:aws:iam::2:role/y
+            source_profile = loop
+            """
+        let relay = try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "relay"], credentials: Self.credentialsFile, config: config))
+        guard case .assumeRole(let role, _, let externalID, let base) = relay else { Issue.record("not a role: \(relay)"); return }
+        #expect(role == "arn:aws:iam::2:role/sender")
+        #expect(externalID == "ext-1")
+        #expect(Self.fixed(base)?.accessKeyID == "AKIDMAIL")
+        let pod = try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "pod"], config: config))
+        #expect(pod == .webIdentity(roleArn: "arn:aws:iam::2:role/pod", sessionName: "ses-smtpd-proxy", tokenFile: "/var/run/token"))
+        #expect {
+            try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "loop"], config: config))
+        } throws: { ($0 as? AgentError)?.detail.contains("source_profile chain") == true }
+    }
+
     @Test func profileIsReadFromTheCredentialsFile() throws {
         let sources = Self.sources(environment: ["AWS_PROFILE": "mail"], credentials: Self.credentialsFile, config: Self.configFile)
-        let found = try CredentialChain.resolve(sources)
+        let found = try #require(Self.fixed(try CredentialChain.resolve(sources)))
         #expect(found.accessKeyID == "AKIDMAIL")
         #expect(found.secretAccessKey == "secret-mail")
         #expect(found.sessionToken == "token-mail")
@@ -58,7 +101,7 @@ struct CredentialChainTests {
 
     @Test func defaultProfileAndRegion() throws {
         let sources = Self.sources(credentials: Self.credentialsFile, config: Self.configFile)
-        #expect(try CredentialChain.resolve(sources).accessKeyID == "AKIDDEFAULT")
+        #expect(Self.fixed(try CredentialChain.resolve(sources))?.accessKeyID == "AKIDDEFAULT")
         #expect(try CredentialChain.region(sources) == "us-east-1")
         #expect(try CredentialChain.region(Self.sources(environment: ["AWS_DEFAULT_REGION": "ap-south-1"], config: Self.configFile)) == "ap-south-1")
         #expect(try CredentialChain.region(Self.sources(environment: ["AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "ap-south-1"])) == "sa-east-1")
@@ -69,7 +112,8 @@ struct CredentialChainTests {
         (["AWS_ACCESS_KEY_ID": "AKID"], "", "", .incompleteCredentials, "AWS_SECRET_ACCESS_KEY"),
         (["AWS_PROFILE": "missing"], credentialsFile, "", .profileNotFound, "AWS_PROFILE=missing"),
         ([:], "[default]\naws_access_key_id = A\n", "", .incompleteCredentials, "aws_secret_access_key"),
-        ([:], "", "[default]\nrole_arn = arn:aws:iam::1:role/r\n", .unsupported, "role_arn"),
+        ([:], "", "[default]\nrole_arn = arn:aws:iam::1:role/r\n", .unsupported, "role_arn needs source_profile"),
+        ([:], "", "[default]\ncredential_process = /bin/creds\n", .unsupported, "credential_process"),
     ])
     func missingOrBrokenCredentialsNameWhatToFix(
         _ environment: [String: String], _ credentials: String, _ config: String, _ code: AgentError.Code, _ named: String
@@ -90,9 +134,45 @@ struct CredentialChainTests {
     }
 
     @Test func descriptionNeverShowsTheSecret() throws {
-        let found = try CredentialChain.resolve(Self.sources(credentials: Self.credentialsFile))
+        let found = try #require(Self.fixed(try CredentialChain.resolve(Self.sources(credentials: Self.credentialsFile))))
         #expect(!"\(found)".contains("secret-default"))
         #expect(!"\(found)".contains("AKIDDEFAULT"))
+    }
+}
+
+struct RefreshScheduleTests {
+    @Test(arguments: [(Int64(3600), Int64(2700)), (43_200, 42_300), (1800, 900), (600, 300), (1, 1)])
+    func refreshComesWellBeforeExpiry(_ remaining: Int64, _ delay: Int64) {
+        #expect(RefreshSchedule.delay(untilExpiration: remaining) == delay)
+        #expect(remaining - delay >= min(remaining / 2, 900), "at least 5 minutes, or half the life, are left for retries")
+    }
+
+    @Test func retriesBackOffButNeverPastExpiry() {
+        #expect((1...8).map { RefreshSchedule.retryDelay(attempt: $0, remaining: 100_000) } == [10, 20, 40, 80, 160, 300, 300, 300])
+        #expect(RefreshSchedule.retryDelay(attempt: 5, remaining: 60) == 30)
+    }
+}
+
+struct STSAnswerTests {
+    @Test func assumeRoleAnswerIsRead() throws {
+        let answer = """
+            <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+            <AssumedRoleUser><AssumedRoleId>AROA:s</AssumedRoleId><Arn>arn:aws:sts::2:assumed-role/sender/s</Arn></AssumedRoleUser>
+            <Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey>
+            <SessionToken>tok&amp;en</SessionToken><Expiration>2026-12-02T09:13:34Z</Expiration></Credentials>
+            </AssumeRoleResult></AssumeRoleResponse>
+            """
+        let assumed = try STSClient.assumed(from: Array(answer.utf8), source: "role r")
+        #expect(assumed.credentials.accessKeyID == "ASIAEXAMPLE")
+        #expect(assumed.credentials.sessionToken == "tok&en")
+        #expect(assumed.credentials.expiration == UTCTime.epochSeconds(iso8601: "2026-12-02T09:13:34Z"))
+        #expect(assumed.arn == "arn:aws:sts::2:assumed-role/sender/s")
+    }
+
+    @Test func incompleteAnswerIsAnError() {
+        #expect(throws: AgentError.self) {
+            try STSClient.assumed(from: Array("<Credentials><AccessKeyId>A</AccessKeyId></Credentials>".utf8), source: "role r")
+        }
     }
 }
 

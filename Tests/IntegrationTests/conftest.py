@@ -62,10 +62,22 @@ class Moto:
         self.process = process
         self.access_key_id = keys["AWS_ACCESS_KEY_ID"]
         self.secret_access_key = keys["AWS_SECRET_ACCESS_KEY"]
+        self.role_arn = keys["ROLE_ARN"]
 
     def forms_containing(self, marker):
         """Every SendRawEmail form whose raw message contains `marker` (bytes)."""
         return [f for f in ses_emulator.send_raw_email_forms(self.recording) if marker in raw_message(f)]
+
+    def signing_key_id(self, marker):
+        """The access key id that signed the one SendRawEmail carrying `marker`, and whether a session
+        token came with it."""
+        for entry in ses_emulator.recorded_requests(self.recording):
+            form = entry["form"]
+            if form.get("Action") == ["SendRawEmail"] and marker in raw_message(form):
+                headers = {name.lower(): value for name, value in entry["headers"].items()}
+                key_id = headers["authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+                return key_id, "x-amz-security-token" in headers
+        raise AssertionError(f"no SendRawEmail with {marker!r}")
 
     def form_containing(self, marker):
         """The one SendRawEmail form whose raw message contains `marker`."""

@@ -36,7 +36,7 @@ def test_configuration_error_stops_start_naming_the_variable(moto, overrides, na
     [
         (["--no-such-flag"], "--no-such-flag"),
         (["--enable-vault", "--vault-path=aws/creds/mail"], "--enable-vault"),
-        (["--cross-account-role=arn:aws:iam::123456789012:role/r"], "--cross-account-role"),
+        (["--cross-account-role=not-an-arn"], "--cross-account-role"),
         (["--health-check-bind=nowhere"], "--health-check-bind"),
     ],
 )

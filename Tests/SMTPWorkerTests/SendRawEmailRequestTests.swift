@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SMTPCore
+import Shared
 import Testing
 
 @testable import smtp_worker
@@ -32,26 +33,9 @@ struct SendRawEmailRequestTests {
         #expect(String(decoding: out, as: UTF8.self) == expected)
     }
 
-    @Test(arguments: [
-        ("http://127.0.0.1:5000", "http://127.0.0.1:5000/", "127.0.0.1:5000", "/"),
-        ("https://email.eu-west-1.amazonaws.com/", "https://email.eu-west-1.amazonaws.com/", "email.eu-west-1.amazonaws.com", "/"),
-        ("HTTP://host/prefix?x#y", "http://host/prefix", "host", "/prefix"),
-    ])
-    func endpointOverrideIsParsed(_ url: String, _ expectedURL: String, _ host: String, _ path: String) {
-        #expect(SESEndpoint.parse(url) == SESEndpoint(url: expectedURL, hostHeader: host, path: path))
-    }
-
-    @Test(arguments: ["ftp://host", "http://", "http://user@host/", "host:5000", "http://bad host/"])
-    func badEndpointOverrideIsRefused(_ url: String) {
-        #expect(SESEndpoint.parse(url) == nil)
-    }
-
-    @Test func specificOverrideWinsAndDefaultIsRegional() throws {
+    @Test func sesEndpointIsRegionalUnlessOverridden() throws {
         let both = ["AWS_ENDPOINT_URL": "http://general:1", "AWS_ENDPOINT_URL_SES": "http://ses:2"]
-        #expect(try SESEndpoint.resolve(environment: both, region: "us-east-1").hostHeader == "ses:2")
-        #expect(try SESEndpoint.resolve(environment: [:], region: "eu-central-1").url == "https://email.eu-central-1.amazonaws.com/")
-        #expect(throws: SESEndpoint.Problem.invalid(variable: "AWS_ENDPOINT_URL_SES", value: "nope")) {
-            try SESEndpoint.resolve(environment: ["AWS_ENDPOINT_URL_SES": "nope"], region: "us-east-1")
-        }
+        #expect(try AWSEndpoint.ses(environment: both, region: "us-east-1").hostHeader == "ses:2")
+        #expect(try AWSEndpoint.ses(environment: [:], region: "eu-central-1").url == "https://email.eu-central-1.amazonaws.com/")
     }
 }

@@ -13,6 +13,26 @@ struct SupportTests {
         #expect(UTCTime(epochSeconds: epoch).amzDate == expected)
     }
 
+    @Test(arguments: [
+        ("2015-08-30T12:36:00Z", Int64(1_440_938_160)),
+        ("2000-02-29T00:00:00.123456Z", 951_782_400),
+        ("2026-11-25T23:59:59+00:00", 1_795_651_199),
+        ("1970-01-01T00:00:00Z", 0),
+    ])
+    func iso8601TimestampsParse(_ text: String, _ epoch: Int64) {
+        #expect(UTCTime.epochSeconds(iso8601: text) == epoch)
+    }
+
+    @Test(arguments: ["2026-11-25T23:59:59", "2026-11-25T23:59:59+01:00", "2026-13-01T00:00:00Z", "yesterday", ""])
+    func otherTimestampsAreRefused(_ text: String) {
+        #expect(UTCTime.epochSeconds(iso8601: text) == nil)
+    }
+
+    @Test func rfc5322DateForTraceHeaders() {
+        #expect(UTCTime(epochSeconds: 1_795_651_199).rfc5322 == "Wed, 25 Nov 2026 23:59:59 +0000")
+        #expect(UTCTime(epochSeconds: 0).rfc5322 == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+
     @Test func xmlLeafIsEntityDecoded() {
         let document = Array("<R><MessageId>a&amp;b&lt;&#x41;&#66;</MessageId></R>".utf8)
         #expect(XMLText.first("MessageId", in: document) == "a&b<AB")

@@ -29,7 +29,9 @@ struct SupervisorOptionsTests {
     @Test(arguments: [
         (["--frobnicate"], "frobnicate"),
         (["--enable-vault", "--vault-path=aws/creds/x"], "--enable-vault"),
-        (["--cross-account-role=arn:aws:iam::1:role/r"], "--cross-account-role"),
+        (["--cross-account-role=arn:aws:s3:::bucket"], "--cross-account-role"),
+        (["--cross-account-session-name=x"], "--cross-account-session-name"),
+        (["--cross-account-external-id=e"], "need --cross-account-role"),
         (["--health-check-bind=nowhere"], "--health-check-bind"),
         (["localhost:99999"], "listen address"),
         (["--configuration-set-name=a b"], "--configuration-set-name"),
@@ -41,6 +43,15 @@ struct SupervisorOptionsTests {
         } throws: { error in
             SupervisorOptions.fullMessage(for: error).contains(named)
         }
+    }
+
+    @Test func crossAccountRoleGoesToTheAgentOnly() throws {
+        let options = try SupervisorOptions.parse(["--cross-account-role=arn:aws:iam::123456789012:role/Send", "--cross-account-external-id=x-1"])
+        #expect(options.agentArguments(hostname: "mail host.example") == [
+            "--cross-account-role", "arn:aws:iam::123456789012:role/Send", "--cross-account-session-name", "mailhost.example",
+            "--cross-account-external-id", "x-1",
+        ])
+        #expect(!options.workerArguments.contains { $0.contains("cross-account") })
     }
 
     @Test(arguments: [

@@ -1,0 +1,35 @@
+/// A signed POST to an AWS query-protocol API (SES v1, STS): the form body with Host, Content-Type,
+/// X-Amz-Date, the session token when there is one, and the Authorization header. One place for the
+/// worker's SES requests and the agent's STS requests.
+extension SigV4 {
+    public static let formContentType = "application/x-www-form-urlencoded; charset=utf-8"
+
+    /// The headers of an unsigned query request (STS AssumeRoleWithWebIdentity needs no signature).
+    public static func queryHeaders(endpoint: AWSEndpoint, amzDate: String) -> [(name: String, value: String)] {
+        [("Host", endpoint.hostHeader), ("Content-Type", formContentType), ("X-Amz-Date", amzDate)]
+    }
+
+    /// The headers of `body` POSTed to `endpoint`, signed with a key derived for `scope`.
+    public static func signedQueryHeaders(
+        endpoint: AWSEndpoint,
+        body: [UInt8],
+        accessKeyID: String,
+        signingKey: [UInt8],
+        sessionToken: String?,
+        time: UTCTime,
+        scope: Scope
+    ) -> [(name: String, value: String)] {
+        var headers = queryHeaders(endpoint: endpoint, amzDate: time.amzDate)
+        if let sessionToken { headers.append(("X-Amz-Security-Token", sessionToken)) }
+        let authorization = SigV4.authorization(
+            for: SigV4.Request(method: "POST", path: endpoint.path, headers: headers, payloadSHA256: sha256Hex(body)),
+            accessKeyID: accessKeyID, signingKey: signingKey, amzDate: time.amzDate, scope: scope)
+        headers.append(("Authorization", authorization))
+        return headers
+    }
+
+    /// `name=value&…` with SigV4's URI encoding, for small query-API bodies.
+    public static func formBody(_ fields: [(String, String)]) -> [UInt8] {
+        Array(fields.map { "\(uriEncode($0.0, encodeSlash: true))=\(uriEncode($0.1, encodeSlash: true))" }.joined(separator: "&").utf8)
+    }
+}
