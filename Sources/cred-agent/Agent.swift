@@ -14,25 +14,22 @@ import Glibc
 /// `_ses-cred`, non-dumpable; accepts no connections: its only peers are the socketpairs the
 /// supervisor gave it.
 struct Agent {
-    static let allowedOptions: Set<String> = [
-        "log-level", "credentials-path", "config-path", "cross-account-role", "cross-account-session-name",
-        "cross-account-external-id",
-    ]
-    static let maxSharedFileBytes = 1 << 20
+    static let allowedOptions: Set<String> = Set(AgentFile.allCases.map(\.pathOption)).union([
+        "log-level", "cross-account-role", "cross-account-session-name", "cross-account-external-id", "vault-path",
+    ])
 
     let options: ChildOptions
     let logger: Logger
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let credentialsPath = options["credentials-path"] ?? "~/.aws/credentials"
-        let configPath = options["config-path"] ?? "~/.aws/config"
         let sources = CredentialSources(
             environment: environment,
-            credentialsFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedCredentialsFile, path: credentialsPath)),
-            credentialsPath: credentialsPath,
-            configFile: SharedConfigFile(parsing: try Self.read(ChildDescriptors.Agent.sharedConfigFile, path: configPath)),
-            configPath: configPath
+            credentialsFile: try Self.sharedFile(.sharedCredentials, options: options),
+            credentialsPath: options[AgentFile.sharedCredentials.pathOption] ?? "~/.aws/credentials",
+            configFile: try Self.sharedFile(.sharedConfig, options: options),
+            configPath: options[AgentFile.sharedConfig.pathOption] ?? "~/.aws/config",
+            webIdentityTokenFile: TokenFile.passed(.webIdentityToken, options: options)
         )
         var source = try CredentialChain.resolve(sources)
         if let role = options["cross-account-role"] {
@@ -128,22 +125,9 @@ struct Agent {
         return "stream ended"
     }
 
-    /// Reads a shared file the supervisor opened for us (an empty one stands for a missing file).
-    static func read(_ descriptor: Int32, path: String) throws(AgentError) -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count == 0 { break }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EBADF { return "" }
-                throw AgentError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= maxSharedFileBytes else { throw AgentError(.io, "\(path) is larger than 1 MiB") }
-        }
-        close(descriptor)
-        return String(decoding: bytes, as: UTF8.self)
+    /// A shared AWS file the supervisor opened for us (/dev/null stands for a missing one).
+    private static func sharedFile(_ file: AgentFile, options: ChildOptions) throws(AgentError) -> SharedConfigFile {
+        guard let passed = TokenFile.passed(file, options: options) else { return SharedConfigFile() }
+        return SharedConfigFile(parsing: String(decoding: try passed.bytes(purpose: "AWS shared file"), as: UTF8.self))
     }
 }

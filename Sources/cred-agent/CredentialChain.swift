@@ -48,6 +48,8 @@ struct CredentialSources {
     var credentialsPath: String
     var configFile: SharedConfigFile
     var configPath: String
+    /// AWS_WEB_IDENTITY_TOKEN_FILE as the supervisor opened it.
+    var webIdentityTokenFile: TokenFile? = nil
 
     var profileName: String {
         if let profile = environment["AWS_PROFILE"], !profile.isEmpty { return profile }
@@ -68,14 +70,14 @@ indirect enum CredentialSource: Equatable, Sendable, CustomStringConvertible {
     /// Keys that do not change while the agent runs (environment, a profile's static keys).
     case fixed(BaseCredentials)
     /// STS AssumeRoleWithWebIdentity with the token in `tokenFile`, read anew each time (kubelet rotates it).
-    case webIdentity(roleArn: String, sessionName: String, tokenFile: String)
+    case webIdentity(roleArn: String, sessionName: String, tokenFile: TokenFile)
     /// STS AssumeRole signed with what `base` gives.
     case assumeRole(roleArn: String, sessionName: String, externalID: String?, base: CredentialSource)
 
     var description: String {
         switch self {
         case .fixed(let base): base.source
-        case .webIdentity(let role, _, let file): "web identity \(role) (token \(file))"
+        case .webIdentity(let role, _, let file): "web identity \(role) (token \(file.path))"
         case .assumeRole(let role, _, _, let base): "role \(role) assumed with \(base)"
         }
     }
@@ -89,10 +91,11 @@ enum CredentialChain {
         if let fromEnvironment = try environmentCredentials(sources.environment) {
             return .fixed(fromEnvironment)
         }
-        if let tokenFile = nonEmpty(sources.environment["AWS_WEB_IDENTITY_TOKEN_FILE"]) {
+        if let path = nonEmpty(sources.environment["AWS_WEB_IDENTITY_TOKEN_FILE"]) {
             guard let role = nonEmpty(sources.environment["AWS_ROLE_ARN"]) else {
                 throw AgentError(.incompleteCredentials, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not")
             }
+            let tokenFile = sources.webIdentityTokenFile ?? TokenFile(path: path, descriptor: nil)
             return .webIdentity(roleArn: role, sessionName: sources.roleSessionName, tokenFile: tokenFile)
         }
         let profile = sources.profileName
@@ -121,7 +124,7 @@ enum CredentialChain {
         if let role = nonEmpty(settings["role_arn"]) {
             let sessionName = nonEmpty(settings["role_session_name"]) ?? sources.roleSessionName
             if let tokenFile = nonEmpty(settings["web_identity_token_file"]) {
-                return .webIdentity(roleArn: role, sessionName: sessionName, tokenFile: tokenFile)
+                return .webIdentity(roleArn: role, sessionName: sessionName, tokenFile: TokenFile(path: tokenFile, descriptor: nil))
             }
             let base: CredentialSource
             if let source = nonEmpty(settings["source_profile"]) {

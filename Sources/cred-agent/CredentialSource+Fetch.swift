@@ -12,7 +12,7 @@ extension CredentialSource {
         case .fixed(let credentials):
             return credentials
         case .webIdentity(let role, let sessionName, let tokenFile):
-            let token = try TokenFile.read(tokenFile, purpose: "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)")
+            let token = try tokenFile.read(purpose: "web identity token")
             return try sts.assumeRoleWithWebIdentity(roleArn: role, sessionName: sessionName, token: token, now: now).credentials
         case .assumeRole(let role, let sessionName, let externalID, let base):
             let baseCredentials = try base.fetch(sts: sts, now: now)
@@ -22,30 +22,44 @@ extension CredentialSource {
     }
 }
 
-/// Small secrets kept in files (web identity tokens, Vault JWTs and secret ids): read whole, trimmed,
-/// bounded. Read at every use, since their owners rotate them.
-enum TokenFile {
-    static let maxBytes = 64 * 1024
+/// A small secret or config file: a web identity token, a Vault JWT or secret id, the shared AWS files.
+/// Read whole and bounded at every use, since their owners rotate them: through the descriptor the
+/// supervisor opened (from its start, with pread), else by path.
+struct TokenFile: Equatable, Sendable {
+    static let maxBytes = 1 << 20
 
-    static func read(_ path: String, purpose: String) throws(AgentError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+    var path: String
+    var descriptor: Int32?
+
+    /// The file the supervisor passed for `file`, or nil when it passed none.
+    static func passed(_ file: AgentFile, options: ChildOptions) -> TokenFile? {
+        guard let path = options[file.pathOption], !path.isEmpty else { return nil }
+        return TokenFile(path: path, descriptor: file.descriptor)
+    }
+
+    func read(purpose: String) throws(AgentError) -> String {
+        let text = String(decoding: try bytes(purpose: purpose), as: UTF8.self).trimmingSpacesAndNewlines()
+        guard !text.isEmpty else { throw AgentError(.io, "the \(purpose) \(path) is empty") }
+        return text
+    }
+
+    /// The whole file, possibly empty (a shared config file may be).
+    func bytes(purpose: String) throws(AgentError) -> [UInt8] {
+        let fd = descriptor ?? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw AgentError(.io, "cannot read the \(purpose) \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        defer { if descriptor == nil { close(fd) } }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count == 0 { break }
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            if count == 0 { return bytes }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw AgentError(.io, "cannot read the \(purpose) \(path): \(String(cString: strerror(errno)))")
             }
             bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= maxBytes else { throw AgentError(.io, "the \(purpose) \(path) is larger than 64 KiB") }
+            guard bytes.count <= Self.maxBytes else { throw AgentError(.io, "the \(purpose) \(path) is larger than 1 MiB") }
         }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingSpacesAndNewlines()
-        guard !text.isEmpty else { throw AgentError(.io, "the \(purpose) \(path) is empty") }
-        return text
     }
 }
 

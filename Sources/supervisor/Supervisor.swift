@@ -220,11 +220,10 @@ final class Supervisor {
             defer { shared.close() }
             agent = try await launcher.launch(
                 .agent, id: id, path: paths[.agent] ?? "",
-                arguments: [
-                    "--log-level", options.logLevel, "--credentials-path", shared.credentialsPath, "--config-path", shared.configPath,
-                ] + options.agentArguments(hostname: options.hostname ?? Self.hostName()),
+                arguments: ["--log-level", options.logLevel] + shared.pathArguments
+                    + options.agentArguments(hostname: options.hostname ?? Self.hostName()),
                 environment: ChildEnvironment.filter(environment, allowed: ChildEnvironment.agent),
-                descriptors: [shared.credentials, shared.config], identity: identities.agent)
+                descriptors: shared.orderedDescriptors, identity: identities.agent)
         } catch {
             logger.critical("cannot start \(ChildRole.agent.rawValue): \(error)")
             return false

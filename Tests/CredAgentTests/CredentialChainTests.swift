@@ -56,7 +56,7 @@ struct CredentialChainTests {
     @Test func webIdentityComesBeforeTheFiles() throws {
         let environment = ["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r", "AWS_ROLE_SESSION_NAME": "pod-1"]
         let source = try CredentialChain.resolve(Self.sources(environment: environment, credentials: Self.credentialsFile))
-        #expect(source == .webIdentity(roleArn: "arn:aws:iam::1:role/r", sessionName: "pod-1", tokenFile: "/var/run/token"))
+        #expect(source == .webIdentity(roleArn: "arn:aws:iam::1:role/r", sessionName: "pod-1", tokenFile: TokenFile(path: "/var/run/token", descriptor: nil)))
         #expect {
             try CredentialChain.resolve(Self.sources(environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "/t"]))
         } throws: { ($0 as? AgentError)?.detail.contains("AWS_ROLE_ARN") == true }
@@ -84,7 +84,7 @@ struct CredentialChainTests {
         #expect(externalID == "ext-1")
         #expect(Self.fixed(base)?.accessKeyID == "AKIDMAIL")
         let pod = try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "pod"], config: config))
-        #expect(pod == .webIdentity(roleArn: "arn:aws:iam::2:role/pod", sessionName: "ses-smtpd-proxy", tokenFile: "/var/run/token"))
+        #expect(pod == .webIdentity(roleArn: "arn:aws:iam::2:role/pod", sessionName: "ses-smtpd-proxy", tokenFile: TokenFile(path: "/var/run/token", descriptor: nil)))
         #expect {
             try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "loop"], config: config))
         } throws: { ($0 as? AgentError)?.detail.contains("source_profile chain") == true }

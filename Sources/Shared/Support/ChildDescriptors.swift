@@ -17,10 +17,32 @@ public enum ChildDescriptors {
         /// SOCK_SEQPACKET from the supervisor carrying one credentials socket per worker (SCM_RIGHTS):
         /// a new one for each worker started, restarted or reloaded.
         public static let descriptors: Int32 = 4
-        /// The shared credentials file (`~/.aws/credentials`), opened by the supervisor so that it may stay
-        /// readable by root only; /dev/null when there is none.
-        public static let sharedCredentialsFile: Int32 = 5
-        /// The shared config file (`~/.aws/config`), likewise.
-        public static let sharedConfigFile: Int32 = 6
+        // Then one descriptor per `AgentFile`, from 5 on.
+    }
+}
+
+/// Files the agent reads that may be readable by root only (`~/.aws/credentials`, a systemd credential,
+/// a Kubernetes token): the supervisor opens each without reading it and hands the agent the
+/// descriptor, at `descriptor`; /dev/null when there is none. The agent reads them from the start at
+/// every use (pread), so a rotated token is picked up, and learns their paths (for messages) from
+/// `pathOption`.
+public enum AgentFile: Int32, CaseIterable, Sendable {
+    case sharedCredentials = 5
+    case sharedConfig
+    case webIdentityToken
+    case vaultSecretID
+    case vaultJWT
+
+    public var descriptor: Int32 { rawValue }
+
+    /// The agent's command-line option carrying the path the file was opened from ("" for none).
+    public var pathOption: String {
+        switch self {
+        case .sharedCredentials: "credentials-path"
+        case .sharedConfig: "config-path"
+        case .webIdentityToken: "web-identity-token-path"
+        case .vaultSecretID: "vault-secret-id-path"
+        case .vaultJWT: "vault-jwt-path"
+        }
     }
 }
