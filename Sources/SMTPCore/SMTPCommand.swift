@@ -70,15 +70,22 @@ package enum SMTPCommand: Equatable, Sendable {
     /// `BDAT <chunk-size> [LAST]` (RFC 3030 §2), size in decimal digits only.
     private static func parseBDAT(_ argument: Substring) -> SMTPCommand {
         let words = argument.split(separator: " ")
-        guard (1...2).contains(words.count), let sizeText = words.first,
-            sizeText.count <= SMTPLimits.maxSizeDigits, sizeText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-            let size = Int(sizeText, radix: 10)
-        else { return .invalid(.syntaxError) }
+        guard (1...2).contains(words.count), let size = words.first.flatMap(decimalSize) else {
+            return .invalid(.syntaxError)
+        }
         if words.count == 2 {
             guard words[1].uppercased() == "LAST" else { return .invalid(.syntaxError) }
             return .bdat(size: size, last: true)
         }
         return .bdat(size: size, last: false)
+    }
+
+    /// A size as MAIL's SIZE= (RFC 1870) and BDAT (RFC 3030) write it: decimal digits only, bounded.
+    private static func decimalSize(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.count <= SMTPLimits.maxSizeDigits, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
+        return Int(text, radix: 10)
     }
 
     private static func parseMail(_ argument: Substring, limits: SMTPLimits) -> SMTPCommand {
@@ -94,9 +101,7 @@ package enum SMTPCommand: Equatable, Sendable {
                 let value = parts.count == 2 ? String(parts[1]) : nil
                 switch (key, value?.uppercased()) {
                 case ("SIZE", .some(let size)):
-                    guard size.count <= SMTPLimits.maxSizeDigits, size.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let parsed = Int(size, radix: 10), parsed >= 0 else {
-                        return .invalid(.syntaxError)
-                    }
+                    guard let parsed = decimalSize(Substring(size)) else { return .invalid(.syntaxError) }
                     declaredSize = parsed
                 case ("BODY", "7BIT"), ("BODY", "8BITMIME"):
                     continue

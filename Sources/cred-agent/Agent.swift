@@ -15,7 +15,7 @@ import Glibc
 /// supervisor gave it.
 struct Agent {
     static let allowedOptions: Set<String> = Set(AgentFile.allCases.map(\.pathOption)).union([
-        "log-level", "cross-account-role", "cross-account-session-name", "cross-account-external-id", "vault-path",
+        "log-level", "cross-account-role", "cross-account-session-name", "cross-account-external-id",
     ])
 
     let options: ChildOptions
