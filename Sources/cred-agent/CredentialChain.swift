@@ -73,12 +73,15 @@ indirect enum CredentialSource: Equatable, Sendable, CustomStringConvertible {
     case webIdentity(roleArn: String, sessionName: String, tokenFile: TokenFile)
     /// STS AssumeRole signed with what `base` gives.
     case assumeRole(roleArn: String, sessionName: String, externalID: String?, base: CredentialSource)
+    /// The secret at --vault-path, read with a Vault login that the session keeps alive.
+    case vault(VaultSession)
 
     var description: String {
         switch self {
         case .fixed(let base): base.source
         case .webIdentity(let role, _, let file): "web identity \(role) (token \(file.path))"
         case .assumeRole(let role, _, _, let base): "role \(role) assumed with \(base)"
+        case .vault(let session): "\(session)"
         }
     }
 }

@@ -21,9 +21,16 @@ struct CredentialRefresher: Sendable {
     func run() async {
         var attempt = 0
         while !Task.isCancelled {
-            guard let expiration = store.credentials.expiration else { return }  // fixed keys: nothing to refresh
-            let remaining = expiration - Int64(time(nil))
-            let wait = attempt == 0 ? RefreshSchedule.delay(untilExpiration: remaining) : RefreshSchedule.retryDelay(attempt: attempt, remaining: remaining)
+            let now = Int64(time(nil))
+            let expiration = store.credentials.expiration
+            let wait: Int64
+            if attempt > 0 {
+                wait = RefreshSchedule.retryDelay(attempt: attempt, remaining: (expiration ?? now + 3600) - now)
+            } else {
+                let due = [expiration.map { now + RefreshSchedule.delay(untilExpiration: $0 - now) }, source.maintenanceDue]
+                guard let next = due.compactMap({ $0 }).min() else { return }  // fixed keys: nothing to refresh
+                wait = next - now
+            }
             do {
                 try await Task.sleep(for: .seconds(max(1, wait)))
             } catch {
@@ -43,7 +50,8 @@ struct CredentialRefresher: Sendable {
                 report(.metric(.credentialRenewalError, delta: 1))
                 logger.warning(
                     "credential refresh failed; keeping the current ones",
-                    metadata: ["error": "\(error)", "attempt": "\(attempt)", "expires_in": "\(expiration - Int64(time(nil)))"])
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)",
+                               "expires_in": "\(expiration.map { String($0 - Int64(time(nil))) } ?? "never")"])
             }
         }
     }

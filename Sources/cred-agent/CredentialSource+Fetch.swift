@@ -18,6 +18,18 @@ extension CredentialSource {
             let baseCredentials = try base.fetch(sts: sts, now: now)
             return try sts.assumeRole(with: baseCredentials, roleArn: role, sessionName: sessionName, externalID: externalID, now: now)
                 .credentials
+        case .vault(let session):
+            return try session.credentials(sts: sts, now: now)
+        }
+    }
+
+    /// When something under this source must be renewed even though the credentials it gave have not
+    /// reached their refresh time (a Vault token, a KV secret that has no expiry of its own).
+    var maintenanceDue: Int64? {
+        switch self {
+        case .fixed, .webIdentity: nil
+        case .assumeRole(_, _, _, let base): base.maintenanceDue
+        case .vault(let session): session.nextDue()
         }
     }
 }

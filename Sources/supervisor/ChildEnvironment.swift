@@ -10,6 +10,9 @@ enum ChildEnvironment {
         "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
         "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
         "AWS_ROLE_SESSION_NAME", "TZ",
+        // As the Vault CLI reads them; the secret-id and JWT files arrive as descriptors (SharedFiles).
+        "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_SKIP_VERIFY",
+        "VAULT_APPROLE_ROLE_ID", "VAULT_APPROLE_SECRET_ID", "VAULT_JWT", "VAULT_JWT_ROLE",
     ]
 
     static func filter(_ environment: [String: String], allowed: Set<String>) -> [String] {

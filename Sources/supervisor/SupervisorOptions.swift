@@ -69,8 +69,17 @@ struct SupervisorOptions: ParsableArguments {
     var listenAddress = ":2500"
 
     mutating func validate() throws {
-        if enableVault || vaultPath != nil {
-            throw ValidationError("--enable-vault/--vault-path: Vault support is not available in this version yet")
+        switch (enableVault, vaultPath) {
+        case (true, nil):
+            throw ValidationError("--enable-vault needs --vault-path (ex: aws/creds/my-mail-user)")
+        case (false, .some):
+            throw ValidationError("--vault-path needs --enable-vault")
+        case (true, let path?):
+            guard Self.isVaultPath(path) else {
+                throw ValidationError("--vault-path \(path): expected a path like aws/creds/my-mail-user or secret/data/ses")
+            }
+        case (false, nil):
+            break
         }
         if let role = crossAccountRole, !Self.isRoleARN(role) {
             throw ValidationError("--cross-account-role \(role): expected a role ARN like arn:aws:iam::123456789012:role/name")
@@ -107,14 +116,35 @@ struct SupervisorOptions: ParsableArguments {
 
     /// What the agent needs of these options, as its command line.
     func agentArguments(hostname: String) -> [String] {
-        guard let crossAccountRole else { return [] }
+        var arguments: [String] = []
+        if enableVault, let vaultPath {
+            arguments += ["--vault-path", Self.relativeVaultPath(vaultPath)]
+        }
+        guard let crossAccountRole else { return arguments }
         let fallback = String(hostname.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "+=,.@_-".contains($0)) }.prefix(64))
-        var arguments = [
+        arguments += [
             "--cross-account-role", crossAccountRole,
             "--cross-account-session-name", crossAccountSessionName ?? (fallback.count >= 2 ? fallback : "ses-smtpd-proxy"),
         ]
         if let crossAccountExternalID { arguments += ["--cross-account-external-id", crossAccountExternalID] }
         return arguments
+    }
+
+    /// A Vault API path below /v1/, given with or without the leading slash or v1/.
+    static func isVaultPath(_ text: String) -> Bool {
+        let path = relativeVaultPath(text)
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return !path.isEmpty && path.utf8.count <= 512 && segments.allSatisfy { segment in
+            !segment.isEmpty && segment != "." && segment != ".."
+                && segment.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.@+=".contains($0)) }
+        }
+    }
+
+    static func relativeVaultPath(_ text: String) -> String {
+        var path = Substring(text)
+        while path.hasPrefix("/") { path = path.dropFirst() }
+        if path.hasPrefix("v1/") { path = path.dropFirst(3) }
+        return String(path)
     }
 
     static func isRoleARN(_ text: String) -> Bool {

@@ -6,6 +6,7 @@
 - `start_proxy`: starts `ses-smtpd-proxy` from SES_PROXY_BIN_DIR with a controlled environment and
   waits until /health says ok; stops it with SIGTERM (by PID) at the end of the test.
 """
+import http.server
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +65,7 @@ class Moto:
         self.access_key_id = keys["AWS_ACCESS_KEY_ID"]
         self.secret_access_key = keys["AWS_SECRET_ACCESS_KEY"]
         self.role_arn = keys["ROLE_ARN"]
+        self.rotated_key = keys["ROTATED_KEY"]
 
     def forms_containing(self, marker):
         """Every SendRawEmail form whose raw message contains `marker` (bytes)."""
@@ -174,6 +177,39 @@ class Proxy:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A fixture's request handler that keeps the test output clean."""
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(handler_class):
+    """Serves `handler_class` on a free loopback port from a daemon thread: (server, endpoint)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def forward(handler, endpoint, body):
+    """Relays the request `handler` is serving to `endpoint` unchanged (headers included, so a SigV4
+    signature still verifies there) and answers with what came back. For fixtures that sit in front
+    of moto to add the one behaviour moto lacks."""
+    request = urllib.request.Request(endpoint + handler.path, data=body, method=handler.command)
+    for name, value in handler.headers.items():
+        if name.lower() not in ("content-length", "connection"):
+            request.add_header(name, value)
+    try:
+        response = urllib.request.urlopen(request, timeout=30)
+        status, answer = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, error.read()
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(len(answer)))
+    handler.end_headers()
+    handler.wfile.write(answer)
 
 
 def proxy_environment(moto, **overrides):

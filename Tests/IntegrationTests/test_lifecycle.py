@@ -1,18 +1,15 @@
 """Lifecycle through the real binaries: restarts of each child on its own, drain, reload, systemd
 integration, and what each process holds (descriptors, sockets)."""
-import http.server
 import os
 import signal
 import smtplib
 import socket
 import subprocess
 import threading
-import urllib.request
 import uuid
 
-import pytest
 
-from conftest import PROXY, Proxy, free_port, proxy_environment, requires_root, wait_until
+from conftest import PROXY, Proxy, QuietHandler, forward, serve, free_port, proxy_environment, requires_root, wait_until
 
 SENDER = "sender@example.com"
 
@@ -91,31 +88,14 @@ class SlowSES:
         self.release = threading.Event()
         fixture = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fixture.arrived.set()
                 fixture.release.wait(30)
-                request = urllib.request.Request(moto_endpoint + self.path, data=body, method="POST")
-                for name, value in self.headers.items():
-                    if name.lower() not in ("content-length", "connection"):
-                        request.add_header(name, value)
-                try:
-                    response = urllib.request.urlopen(request, timeout=30)
-                    status, answer = response.status, response.read()
-                except urllib.error.HTTPError as error:
-                    status, answer = error.code, error.read()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                forward(self, moto_endpoint, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.endpoint = serve(Handler)
 
     def close(self):
         self.release.set()

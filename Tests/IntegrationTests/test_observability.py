@@ -48,7 +48,7 @@ def test_metrics_have_the_seed_names_and_move(moto, start_proxy):
 
 
 def test_health_and_metrics_on_separate_listeners(moto, start_proxy):
-    from conftest import free_port, wait_until
+    from conftest import free_port
 
     metrics_port = free_port()
     # start_proxy puts both on one port; here the original's separate-port layout.

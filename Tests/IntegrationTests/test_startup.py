@@ -35,7 +35,7 @@ def test_configuration_error_stops_start_naming_the_variable(moto, overrides, na
     "arguments, named",
     [
         (["--no-such-flag"], "--no-such-flag"),
-        (["--enable-vault", "--vault-path=aws/creds/mail"], "--enable-vault"),
+        (["--enable-vault"], "--enable-vault needs --vault-path"),
         (["--cross-account-role=not-an-arn"], "--cross-account-role"),
         (["--health-check-bind=nowhere"], "--health-check-bind"),
     ],

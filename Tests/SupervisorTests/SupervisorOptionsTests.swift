@@ -28,7 +28,10 @@ struct SupervisorOptionsTests {
 
     @Test(arguments: [
         (["--frobnicate"], "frobnicate"),
-        (["--enable-vault", "--vault-path=aws/creds/x"], "--enable-vault"),
+        (["--enable-vault"], "--enable-vault needs --vault-path"),
+        (["--vault-path=aws/creds/x"], "--vault-path needs --enable-vault"),
+        (["--enable-vault", "--vault-path=aws/../sys/x"], "--vault-path"),
+        (["--enable-vault", "--vault-path=aws/creds/x?list=true"], "--vault-path"),
         (["--cross-account-role=arn:aws:s3:::bucket"], "--cross-account-role"),
         (["--cross-account-session-name=x"], "--cross-account-session-name"),
         (["--cross-account-external-id=e"], "need --cross-account-role"),
@@ -54,6 +57,12 @@ struct SupervisorOptionsTests {
         #expect(!options.workerArguments.contains { $0.contains("cross-account") })
     }
 
+    @Test func vaultPathGoesToTheAgentBelowV1() throws {
+        let options = try SupervisorOptions.parse(["--enable-vault", "--vault-path=/v1/aws/creds/mail"])
+        #expect(options.agentArguments(hostname: "h") == ["--vault-path", "aws/creds/mail"])
+        #expect(!options.workerArguments.contains { $0.contains("vault") })
+    }
+
     @Test(arguments: [
         (":2500", ListenAddress(host: "", port: 2500)),
         ("127.0.0.1:25", ListenAddress(host: "127.0.0.1", port: 25)),
@@ -77,6 +86,7 @@ struct SupervisorOptionsTests {
         #expect(ChildEnvironment.filter(environment, allowed: ChildEnvironment.worker) == ["AWS_ENDPOINT_URL_SES=http://127.0.0.1:1"])
         let agent = ChildEnvironment.filter(environment, allowed: ChildEnvironment.agent)
         #expect(agent.contains("AWS_SECRET_ACCESS_KEY=secret"))
+        #expect(agent.contains("VAULT_TOKEN=vault"))
         #expect(!agent.contains { $0.hasPrefix("PATH=") })
     }
 }

@@ -52,6 +52,8 @@ public struct HTTPClientConfiguration: Sendable {
     public var totalTimeoutMilliseconds: Int = 30_000
     /// PEM bundle trusted in addition to the system store (`AWS_CA_BUNDLE`, `VAULT_CACERT`).
     public var extraCABundle: String?
+    /// Off only for `VAULT_SKIP_VERIFY`, which the Vault CLI honours too; the agent warns when it is set.
+    public var verifyPeer = true
     public var maxResponseBytes: Int = 1 << 20
 
     public init() {}
@@ -150,6 +152,10 @@ struct CurlHandle: @unchecked Sendable {
             // CAINFO alone would replace the system store; keeping CAPATH makes the bundle an addition.
             _ = shim_curl_setopt_string(pointer, CURLOPT_CAINFO, bundle)
             _ = shim_curl_setopt_string(pointer, CURLOPT_CAPATH, "/etc/ssl/certs")
+        }
+        if !configuration.verifyPeer {
+            _ = shim_curl_setopt_long(pointer, CURLOPT_SSL_VERIFYPEER, 0)
+            _ = shim_curl_setopt_long(pointer, CURLOPT_SSL_VERIFYHOST, 0)
         }
         switch request.method {
         case "GET":
