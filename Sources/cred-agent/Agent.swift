@@ -29,7 +29,8 @@ struct Agent {
             credentialsPath: options[AgentFile.sharedCredentials.pathOption] ?? "~/.aws/credentials",
             configFile: try Self.sharedFile(.sharedConfig, options: options),
             configPath: options[AgentFile.sharedConfig.pathOption] ?? "~/.aws/config",
-            webIdentityTokenFile: TokenFile.passed(.webIdentityToken, options: options)
+            webIdentityTokenFile: TokenFile.passed(.webIdentityToken, options: options),
+            containerTokenFile: TokenFile.passed(.containerAuthorizationToken, options: options)
         )
         let region = try CredentialChain.region(sources)
         var source: CredentialSource

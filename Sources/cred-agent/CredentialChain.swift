@@ -50,6 +50,8 @@ struct CredentialSources {
     var configPath: String
     /// AWS_WEB_IDENTITY_TOKEN_FILE as the supervisor opened it.
     var webIdentityTokenFile: TokenFile? = nil
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE as the supervisor opened it.
+    var containerTokenFile: TokenFile? = nil
 
     var profileName: String {
         if let profile = environment["AWS_PROFILE"], !profile.isEmpty { return profile }
@@ -75,6 +77,12 @@ indirect enum CredentialSource: Equatable, Sendable, CustomStringConvertible {
     case assumeRole(roleArn: String, sessionName: String, externalID: String?, base: CredentialSource)
     /// The secret at --vault-path, read with a Vault login that the session keeps alive.
     case vault(VaultSession)
+    /// A profile's credential_process, run again at every refresh.
+    case process(CredentialProcess)
+    /// The ECS / EKS Pod Identity credential endpoint.
+    case container(ContainerEndpoint)
+    /// EC2's instance role through IMDSv2.
+    case instanceMetadata(InstanceMetadata)
 
     var description: String {
         switch self {
@@ -82,6 +90,9 @@ indirect enum CredentialSource: Equatable, Sendable, CustomStringConvertible {
         case .webIdentity(let role, _, let file): "web identity \(role) (token \(file.path))"
         case .assumeRole(let role, _, _, let base): "role \(role) assumed with \(base)"
         case .vault(let session): "\(session)"
+        case .process(let process): process.origin
+        case .container(let endpoint): "container endpoint \(endpoint.url) (\(endpoint.variable))"
+        case .instanceMetadata(let service): "EC2 instance role from \(service.endpoint)"
         }
     }
 }
@@ -102,18 +113,25 @@ enum CredentialChain {
             return .webIdentity(roleArn: role, sessionName: sources.roleSessionName, tokenFile: tokenFile)
         }
         let profile = sources.profileName
-        if sources.credentialsFile.credentialsProfile(profile) == nil && sources.configFile.configProfile(profile) == nil {
-            guard !sources.explicitProfile else {
-                throw AgentError(
-                    .profileNotFound,
-                    "AWS_PROFILE=\(profile): no such profile in \(sources.credentialsPath) or \(sources.configPath)")
-            }
-            throw AgentError(
-                .noCredentials,
-                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE with "
-                    + "AWS_ROLE_ARN, or AWS_PROFILE with keys in \(sources.credentialsPath)")
+        if sources.credentialsFile.credentialsProfile(profile) != nil || sources.configFile.configProfile(profile) != nil {
+            return try profileSource(profile, sources, depth: 0)
         }
-        return try profileSource(profile, sources, depth: 0)
+        guard !sources.explicitProfile else {
+            throw AgentError(
+                .profileNotFound,
+                "AWS_PROFILE=\(profile): no such profile in \(sources.credentialsPath) or \(sources.configPath)")
+        }
+        if let endpoint = try ContainerEndpoint.configured(sources.environment, tokenFile: sources.containerTokenFile) {
+            return .container(endpoint)
+        }
+        if let service = try InstanceMetadata.configured(sources.environment) {
+            return .instanceMetadata(service)
+        }
+        throw AgentError(
+            .noCredentials,
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE with "
+                + "AWS_ROLE_ARN, AWS_PROFILE with keys in \(sources.credentialsPath), or a container credential endpoint "
+                + "(the EC2 instance metadata service is off: AWS_EC2_METADATA_DISABLED=true)")
     }
 
     /// A profile's own keys, or its role over a source profile or a web identity token.
@@ -147,11 +165,14 @@ enum CredentialChain {
             return .assumeRole(roleArn: role, sessionName: sessionName, externalID: nonEmpty(settings["external_id"]), base: base)
         }
         if let found = try staticKeys(settings, source: origin) { return .fixed(found) }
-        for key in ["credential_process", "sso_session", "sso_start_url", "credential_source"] where settings[key] != nil {
+        if let command = nonEmpty(settings["credential_process"]) {
+            return .process(try CredentialProcess(command: command, origin: "credential_process of \(origin)"))
+        }
+        for key in ["sso_session", "sso_start_url", "credential_source"] where settings[key] != nil {
             throw AgentError(
                 .unsupported,
                 "\(origin) uses \(key), which this version cannot use yet; use static keys, role_arn with "
-                    + "source_profile, or web identity")
+                    + "source_profile, credential_process, or web identity")
         }
         throw AgentError(.incompleteCredentials, "\(origin) has no aws_access_key_id/aws_secret_access_key and no role_arn")
     }
@@ -167,6 +188,9 @@ enum CredentialChain {
         }
         if let value = sources.configFile.configProfile(sources.profileName)?["region"], !value.isEmpty {
             return try validRegion(value, from: "region in profile \(sources.profileName) of \(sources.configPath)")
+        }
+        if let service = try InstanceMetadata.configured(sources.environment), let value = try? service.region() {
+            return try validRegion(value, from: "the region of the EC2 instance metadata service at \(service.endpoint)")
         }
         throw AgentError(
             .noRegion,

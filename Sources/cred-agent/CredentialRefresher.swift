@@ -31,6 +31,7 @@ struct CredentialRefresher: Sendable {
                 guard let next = due.compactMap({ $0 }).min() else { return }  // fixed keys: nothing to refresh
                 wait = next - now
             }
+            logger.debug("next credential refresh", metadata: ["in_seconds": "\(max(1, wait))"])
             do {
                 try await Task.sleep(for: .seconds(max(1, wait)))
             } catch {

@@ -20,6 +20,12 @@ extension CredentialSource {
                 .credentials
         case .vault(let session):
             return try session.credentials(sts: sts, now: now)
+        case .process(let process):
+            return try process.fetch()
+        case .container(let endpoint):
+            return try endpoint.fetch()
+        case .instanceMetadata(let service):
+            return try service.fetch()
         }
     }
 
@@ -27,7 +33,7 @@ extension CredentialSource {
     /// reached their refresh time (a Vault token, a KV secret that has no expiry of its own).
     var maintenanceDue: Int64? {
         switch self {
-        case .fixed, .webIdentity: nil
+        case .fixed, .webIdentity, .process, .container, .instanceMetadata: nil
         case .assumeRole(_, _, _, let base): base.maintenanceDue
         case .vault(let session): session.nextDue()
         }
@@ -35,8 +41,9 @@ extension CredentialSource {
 }
 
 /// A small secret or config file: a web identity token, a Vault JWT or secret id, the shared AWS files.
-/// Read whole and bounded at every use, since their owners rotate them: through the descriptor the
-/// supervisor opened (from its start, with pread), else by path.
+/// Read whole and bounded at every use, since their owners rotate them: by path when the agent's user
+/// may open it (the kubelet replaces a projected token by swapping a symlink, which an open descriptor
+/// would never see), else through the descriptor the supervisor opened (from its start, with pread).
 struct TokenFile: Equatable, Sendable {
     static let maxBytes = 1 << 20
 
@@ -57,9 +64,10 @@ struct TokenFile: Equatable, Sendable {
 
     /// The whole file, possibly empty (a shared config file may be).
     func bytes(purpose: String) throws(AgentError) -> [UInt8] {
-        let fd = descriptor ?? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        let byPath = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        let fd = byPath >= 0 ? byPath : (descriptor ?? -1)
         guard fd >= 0 else { throw AgentError(.io, "cannot read the \(purpose) \(path): \(String(cString: strerror(errno)))") }
-        defer { if descriptor == nil { close(fd) } }
+        defer { if byPath >= 0 { close(byPath) } }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
@@ -71,6 +79,21 @@ struct TokenFile: Equatable, Sendable {
             }
             bytes.append(contentsOf: chunk[0..<count])
             guard bytes.count <= Self.maxBytes else { throw AgentError(.io, "the \(purpose) \(path) is larger than 1 MiB") }
+        }
+    }
+}
+
+/// A small secret given either in the environment or as a file that is read again at every use (a
+/// systemd credential, a Kubernetes service-account token): a Vault login secret, a container
+/// endpoint's authorization token.
+enum SecretValue: Equatable, Sendable {
+    case literal(String)
+    case file(TokenFile)
+
+    func value(purpose: String) throws(AgentError) -> String {
+        switch self {
+        case .literal(let value): value
+        case .file(let file): try file.read(purpose: purpose)
         }
     }
 }

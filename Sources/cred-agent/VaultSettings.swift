@@ -8,25 +8,11 @@ import Glibc
 /// (`VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_NAMESPACE`, `VAULT_CACERT`, `VAULT_SKIP_VERIFY`) plus AppRole
 /// and JWT logins. Every error names the variable to fix.
 struct VaultSettings: Sendable {
-    /// Where a login secret comes from: the environment, or a file the supervisor opened (a systemd
-    /// credential, a Kubernetes service-account token) and that is read again at every login.
-    enum Secret: Equatable, Sendable {
-        case literal(String)
-        case file(TokenFile)
-
-        func value(purpose: String) throws(AgentError) -> String {
-            switch self {
-            case .literal(let value): value
-            case .file(let file): try file.read(purpose: purpose)
-            }
-        }
-    }
-
     enum Login: Equatable, Sendable, CustomStringConvertible {
         /// VAULT_TOKEN: renewed while it is renewable; cannot be replaced when it runs out.
         case token(String)
-        case appRole(roleID: String, secretID: Secret)
-        case jwt(role: String, jwt: Secret)
+        case appRole(roleID: String, secretID: SecretValue)
+        case jwt(role: String, jwt: SecretValue)
 
         var canLogInAgain: Bool {
             if case .token = self { return false }

@@ -53,6 +53,8 @@ struct SharedFiles {
                     value("CREDENTIALS_DIRECTORY").map { "\($0)/vault-approle-secret-id" })
         case .vaultJWT:
             return ("VAULT_JWT_FILE", value("VAULT_JWT_FILE"), nil)
+        case .containerAuthorizationToken:
+            return ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), nil)
         }
     }
 

@@ -9,8 +9,9 @@ struct CredentialChainTests {
         credentials: String = "",
         config: String = ""
     ) -> CredentialSources {
+        // Unit tests never reach out to 169.254.169.254; the tests that want IMDS point it elsewhere.
         CredentialSources(
-            environment: environment,
+            environment: environment.merging(["AWS_EC2_METADATA_DISABLED": "true"]) { given, _ in given },
             credentialsFile: SharedConfigFile(parsing: credentials),
             credentialsPath: "/h/.aws/credentials",
             configFile: SharedConfigFile(parsing: config),
@@ -113,7 +114,8 @@ struct CredentialChainTests {
         (["AWS_PROFILE": "missing"], credentialsFile, "", .profileNotFound, "AWS_PROFILE=missing"),
         ([:], "[default]\naws_access_key_id = A\n", "", .incompleteCredentials, "aws_secret_access_key"),
         ([:], "", "[default]\nrole_arn = arn:aws:iam::1:role/r\n", .unsupported, "role_arn needs source_profile"),
-        ([:], "", "[default]\ncredential_process = /bin/creds\n", .unsupported, "credential_process"),
+        ([:], "", "[default]\ncredential_process = /bin/creds 'open\n", .unsupported, "credential_process"),
+        ([:], "", "[default]\nsso_session = corp\n", .unsupported, "sso_session"),
     ])
     func missingOrBrokenCredentialsNameWhatToFix(
         _ environment: [String: String], _ credentials: String, _ config: String, _ code: AgentError.Code, _ named: String
@@ -124,6 +126,64 @@ struct CredentialChainTests {
             guard let error = error as? AgentError else { return false }
             return error.code == code && error.detail.contains(named)
         }
+    }
+
+    @Test func containerEndpointComesAfterProfilesAndBeforeInstanceMetadata() throws {
+        let container = ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc", "AWS_EC2_METADATA_DISABLED": "false"]
+        #expect(try CredentialChain.resolve(Self.sources(environment: container)) == .container(
+            ContainerEndpoint(url: "http://169.254.170.2/v2/credentials/abc", variable: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                              authorization: nil)))
+        #expect(Self.fixed(try CredentialChain.resolve(Self.sources(environment: container, credentials: Self.credentialsFile)))?
+            .accessKeyID == "AKIDDEFAULT")
+        #expect(try CredentialChain.resolve(Self.sources(environment: ["AWS_EC2_METADATA_DISABLED": "false"])) == .instanceMetadata(
+            InstanceMetadata(endpoint: InstanceMetadata.defaultEndpoint)))
+        let moved = ["AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://[fd00:ec2::254]/"]
+        #expect(try CredentialChain.resolve(Self.sources(environment: moved)) == .instanceMetadata(
+            InstanceMetadata(endpoint: "http://[fd00:ec2::254]")))
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:8080/creds", true), ("http://169.254.170.23/v1/credentials", true), ("http://[fd00:ec2::23]/c", true),
+        ("https://creds.example/c", true), ("http://creds.example/c", false), ("http://169.254.169.254.example/c", false),
+    ])
+    func fullURIMustBeLocalOrHTTPS(_ url: String, _ accepted: Bool) throws {
+        let environment = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok"]
+        if accepted {
+            let endpoint = try #require(try ContainerEndpoint.configured(environment, tokenFile: nil))
+            #expect(endpoint.url == url)
+            #expect(endpoint.authorization == .literal("tok"))
+        } else {
+            #expect(throws: AgentError.self) { try ContainerEndpoint.configured(environment, tokenFile: nil) }
+        }
+    }
+
+    @Test func metadataAnswerIsRead() throws {
+        let answer = #"{"Code":"Success","AccessKeyId":"ASIAX","SecretAccessKey":"s","Token":"t","Expiration":"2026-12-02T09:13:34Z"}"#
+        let keys = try CredentialsJSON.credentials(from: Array(answer.utf8), source: "EC2 instance role r")
+        #expect(keys.accessKeyID == "ASIAX")
+        #expect(keys.sessionToken == "t")
+        #expect(keys.expiration == UTCTime.epochSeconds(iso8601: "2026-12-02T09:13:34Z"))
+        #expect(throws: AgentError.self) {
+            try CredentialsJSON.credentials(from: Array(#"{"Code":"AssumeRoleUnauthorizedAccess","Message":"no"}"#.utf8), source: "r")
+        }
+    }
+
+    @Test(arguments: [
+        ("/usr/bin/creds --profile mail", ["/usr/bin/creds", "--profile", "mail"]),
+        ("  creds  'two words' \"a \\\"q\\\"\" x\\ y ''", ["creds", "two words", "a \"q\"", "x y", ""]),
+    ])
+    func credentialProcessIsSplitLikeAShellWithoutExpansion(_ command: String, _ words: [String]) {
+        #expect(CredentialProcess.split(command) == words)
+    }
+
+    @Test func credentialProcessComesAfterStaticKeys() throws {
+        let config = "[profile tool]\ncredential_process = /opt/get-keys --role mail\n"
+        let source = try CredentialChain.resolve(Self.sources(environment: ["AWS_PROFILE": "tool"], config: config))
+        guard case .process(let process) = source else {
+            Issue.record("expected credential_process, got \(source)")
+            return
+        }
+        #expect(process.arguments == ["/opt/get-keys", "--role", "mail"])
     }
 
     @Test func missingOrBadRegionIsAnError() {

@@ -221,6 +221,8 @@ def proxy_environment(moto, **overrides):
         "AWS_SECRET_ACCESS_KEY": moto.secret_access_key,
         "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_SES": moto.endpoint,
+        # Off EC2, the chain's last step would wait for 169.254.169.254; tests that want IMDS use a fixture.
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
     for name, value in overrides.items():
         if value is None:

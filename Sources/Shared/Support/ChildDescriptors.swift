@@ -23,15 +23,17 @@ public enum ChildDescriptors {
 
 /// Files the agent reads that may be readable by root only (`~/.aws/credentials`, a systemd credential,
 /// a Kubernetes token): the supervisor opens each without reading it and hands the agent the
-/// descriptor, at `descriptor`; /dev/null when there is none. The agent reads them from the start at
-/// every use (pread), so a rotated token is picked up, and learns their paths (for messages) from
-/// `pathOption`.
+/// descriptor, at `descriptor`; /dev/null when there is none. At every use the agent reads a file by
+/// path when its own user may (so a token replaced by rename is seen), else from the descriptor with
+/// pread (so a file rewritten in place is seen; one replaced by rename is seen at the agent's next
+/// start). It learns the paths from `pathOption`.
 public enum AgentFile: Int32, CaseIterable, Sendable {
     case sharedCredentials = 5
     case sharedConfig
     case webIdentityToken
     case vaultSecretID
     case vaultJWT
+    case containerAuthorizationToken
 
     public var descriptor: Int32 { rawValue }
 
@@ -43,6 +45,7 @@ public enum AgentFile: Int32, CaseIterable, Sendable {
         case .webIdentityToken: "web-identity-token-path"
         case .vaultSecretID: "vault-secret-id-path"
         case .vaultJWT: "vault-jwt-path"
+        case .containerAuthorizationToken: "container-token-path"
         }
     }
 }
