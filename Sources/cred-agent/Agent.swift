@@ -52,7 +52,8 @@ struct Agent {
         let first = try await pool.runIfActive { [source] in try source.fetch(sts: sts, now: Int64(time(nil))) }
         logger.notice(
             "credentials loaded",
-            metadata: ["source": "\(source)", "region": "\(region)", "expiration": "\(first.expiration.map(String.init) ?? "none")"])
+            metadata: ["source": "\(source)", "identity": "\(first.source)", "region": "\(region)",
+                       "expiration": "\(first.expiration.map(String.init) ?? "none")"])
         let store = CredentialStore(first, region: region)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -45,7 +45,9 @@ struct CredentialRefresher: Sendable {
                 attempt = 0
                 report(.credentialStatus(expiration: fresh.expiration))
                 report(.metric(.credentialRenewalSuccess, delta: 1))
-                logger.notice("credentials refreshed", metadata: ["expiration": "\(fresh.expiration.map(String.init) ?? "none")"])
+                logger.notice(
+                    "credentials refreshed",
+                    metadata: ["identity": "\(fresh.source)", "expiration": "\(fresh.expiration.map(String.init) ?? "none")"])
             } catch {
                 attempt += 1
                 report(.metric(.credentialRenewalError, delta: 1))

@@ -75,8 +75,11 @@ struct STSClient: Sendable {
             let token = XMLText.first("SessionToken", in: document), let expires = XMLText.first("Expiration", in: document),
             let expiration = UTCTime.epochSeconds(iso8601: expires)
         else { throw AgentError(.sts, "\(source): STS answered without complete credentials") }
+        let arn = XMLText.first("Arn", in: document)
+        // The assumed identity, for the logs ("assumed-role/sender/relay"), else what was asked for.
         return Assumed(
-            credentials: BaseCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, expiration: expiration, source: source),
-            arn: XMLText.first("Arn", in: document))
+            credentials: BaseCredentials(
+                accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, expiration: expiration, source: arn ?? source),
+            arn: arn)
     }
 }

@@ -39,6 +39,7 @@ def test_cross_account_role_is_assumed_and_signs_the_mail(moto, start_proxy):
     assert key_id.startswith("ASIA") and key_id != moto.access_key_id
     assert with_token, "temporary credentials carry their session token"
     assert f"role {moto.role_arn} assumed with environment" in proxy.log
+    assert "identity=arn:aws:sts::123456789012:assumed-role/ses-sender/relay-test" in proxy.log
     assert '"credentials_expire":' in proxy.health()[1] and '"credentials_expire":null' not in proxy.health()[1]
 
 

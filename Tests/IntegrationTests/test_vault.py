@@ -9,11 +9,15 @@ GetCallerIdentity calls for a new key, as AWS does while a freshly minted IAM ke
 """
 import base64
 import json
+import shutil
 import smtplib
+import ssl
 import subprocess
+import tempfile
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -212,6 +216,7 @@ class FakeAWSEngine:
         self.reads = 0
         self.renewals = 0
         self.identity_refusals = {}
+        self.sealed = False  # when set, Vault answers 503 as a sealed or restarting server does
         fixture = self
 
         class Handler(QuietHandler):
@@ -224,6 +229,8 @@ class FakeAWSEngine:
                 self.wfile.write(body)
 
             def do_GET(self):
+                if fixture.sealed:
+                    return self.answer(503, {"errors": ["Vault is sealed"]})
                 if self.path == "/v1/auth/token/lookup-self":
                     return self.answer(200, {"data": {"ttl": 0, "renewable": False}})
                 if self.path == "/v1/aws/creds/relay":
@@ -236,6 +243,8 @@ class FakeAWSEngine:
 
             def do_PUT(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if fixture.sealed:
+                    return self.answer(503, {"errors": ["Vault is sealed"]})
                 fixture.renewals += 1
                 renewed = fixture.renewals % 3 != 0
                 self.answer(200, {"lease_id": body["lease_id"], "renewable": True,
@@ -282,3 +291,63 @@ def test_aws_engine_lease_is_renewed_then_replaced_by_keys_that_sts_accepts(moto
         wait_until(signed_by_second_key, 10, "mail signed with the second key")
     finally:
         engine.close()
+
+
+def test_vault_down_during_renewal_keeps_the_mail_flowing_and_recovers(moto, start_proxy):
+    engine = FakeAWSEngine(moto.endpoint, [(moto.access_key_id, moto.secret_access_key)], lease_seconds=12)
+    try:
+        env = vault_environment(moto, engine.endpoint, VAULT_TOKEN="fixture-token", AWS_ENDPOINT_URL_STS=engine.endpoint)
+        proxy = start_proxy(env, "--enable-vault", "--vault-path=aws/creds/relay")
+        engine.sealed = True
+        wait_until(lambda: proxy.metrics().get("smtpd_credential_renewal_error_total", 0) >= 1, 20,
+                   f"a failed renewal:\n{proxy.log}")
+        # The lease has not ended yet: the keys the worker holds still work.
+        assert_signed_by(moto, proxy, moto.access_key_id)
+        assert proxy.process.poll() is None
+        successes = proxy.metrics()["smtpd_credential_renewal_success_total"]
+        engine.sealed = False
+        wait_until(lambda: proxy.metrics()["smtpd_credential_renewal_success_total"] > successes, 20,
+                   f"a renewal once Vault is back:\n{proxy.log}")
+        assert_signed_by(moto, proxy, moto.access_key_id)
+        assert proxy.child_pids() and "restarting" not in proxy.log
+    finally:
+        engine.close()
+
+
+def test_vault_over_tls_trusts_vault_cacert_and_only_it(moto, start_proxy):
+    cert_dir = Path(tempfile.mkdtemp(prefix="bao-tls-"))
+    cert_dir.chmod(0o755)  # bao writes the CA world-readable (0444), as the agent's user needs it
+    port, root_token = free_port(), uuid.uuid4().hex
+    process = subprocess.Popen(
+        ["bao", "server", "-dev", "-dev-tls", f"-dev-tls-cert-dir={cert_dir}", f"-dev-root-token-id={root_token}",
+         f"-dev-listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        address, ca = f"https://127.0.0.1:{port}", cert_dir / "vault-ca.pem"
+        trusted = ssl.create_default_context()
+
+        def unsealed():
+            try:
+                trusted.load_verify_locations(cafile=str(ca))
+                with urllib.request.urlopen(f"{address}/v1/sys/health", timeout=1, context=trusted) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+        wait_until(unsealed, 30, "OpenBao with TLS")
+        request = urllib.request.Request(
+            f"{address}/v1/secret/data/ses", method="POST", headers={"X-Vault-Token": root_token},
+            data=json.dumps({"data": {"access_key": moto.access_key_id, "secret_key": moto.secret_access_key}}).encode())
+        urllib.request.urlopen(request, timeout=10, context=trusted).read()
+
+        untrusted = subprocess.run(
+            [str(PROXY), "--enable-vault", "--vault-path=secret/data/ses", "127.0.0.1:0"],
+            env=vault_environment(moto, address, VAULT_TOKEN=root_token), capture_output=True, text=True, timeout=60)
+        assert untrusted.returncode != 0
+        assert f"VAULT_ADDR={address} did not answer: " in untrusted.stderr and "certificate" in untrusted.stderr, untrusted.stderr
+
+        proxy = start_proxy(vault_environment(moto, address, VAULT_TOKEN=root_token, VAULT_CACERT=str(ca)),
+                            "--enable-vault", "--vault-path=secret/data/ses")
+        assert_signed_by(moto, proxy, moto.access_key_id)
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(cert_dir)
