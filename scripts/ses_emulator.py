@@ -33,7 +33,8 @@ def setup(endpoint, senders):
         PolicyDocument=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:GetSendQuota", "sts:AssumeRole",
-                                                           "sts:GetCallerIdentity", "sts:GetSessionToken"],
+                                                           "sts:GetCallerIdentity", "sts:GetSessionToken",
+                                                           "sts:AssumeRoleWithWebIdentity"],
                            "Resource": "*"}],
         }),
     )

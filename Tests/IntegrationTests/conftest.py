@@ -193,12 +193,12 @@ def serve(handler_class):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def forward(handler, endpoint, body):
+def forward(handler, endpoint, body, headers=None):
     """Relays the request `handler` is serving to `endpoint` unchanged (headers included, so a SigV4
-    signature still verifies there) and answers with what came back. For fixtures that sit in front
-    of moto to add the one behaviour moto lacks."""
+    signature still verifies there, unless `headers` replaces them) and answers with what came back.
+    For fixtures that sit in front of moto to add the one behaviour moto lacks."""
     request = urllib.request.Request(endpoint + handler.path, data=body, method=handler.command)
-    for name, value in handler.headers.items():
+    for name, value in (headers or handler.headers).items():
         if name.lower() not in ("content-length", "connection"):
             request.add_header(name, value)
     try:

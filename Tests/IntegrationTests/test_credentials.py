@@ -8,12 +8,16 @@ import smtplib
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from conftest import PROXY, QuietHandler, proxy_environment, serve, wait_until
+from conftest import PROXY, QuietHandler, forward, proxy_environment, serve, wait_until
 
 SENDER = "sender@example.com"
 
@@ -208,3 +212,54 @@ def test_failing_credential_process_stops_the_start(moto, tmp_path):
     result = subprocess.run([str(PROXY), "127.0.0.1:0"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "credential_process of profile tool" in result.stderr and "exited with status 1" in result.stderr, result.stderr
+
+
+class WebIdentitySTS:
+    """STS in front of moto for AssumeRoleWithWebIdentity. AWS takes that call unsigned (the token is
+    the proof, and the agent sends it so), but moto with signature checking on refuses any unsigned
+    call; so this fixture signs it with the test user's keys before forwarding, and records the token.
+    Everything else passes through untouched, and the mail is still signed with what moto issued."""
+
+    def __init__(self, moto):
+        self.tokens = []
+        fixture = self
+
+        class Handler(QuietHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                form = urllib.parse.parse_qs(body.decode())
+                if form.get("Action") != ["AssumeRoleWithWebIdentity"]:
+                    return forward(self, moto.endpoint, body)
+                assert "Authorization" not in self.headers, "the agent signed AssumeRoleWithWebIdentity"
+                fixture.tokens.append(form["WebIdentityToken"][0])
+                request = AWSRequest(method="POST", url=moto.endpoint + "/", data=body,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+                SigV4Auth(Credentials(moto.access_key_id, moto.secret_access_key), "sts", "us-east-1").add_auth(request)
+                forward(self, moto.endpoint, body, headers=dict(request.headers.items()))
+
+        self.server, self.endpoint = serve(Handler)
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_web_identity_token_is_exchanged_for_role_keys(moto, start_proxy):
+    token_dir = Path(tempfile.mkdtemp(prefix="irsa-"))
+    token_dir.chmod(0o755)
+    (token_dir / "token").write_text("eyJ.service-account.token\n")
+    (token_dir / "token").chmod(0o644)
+    sts = WebIdentitySTS(moto)
+    try:
+        env = proxy_environment(moto, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+                                AWS_WEB_IDENTITY_TOKEN_FILE=str(token_dir / "token"), AWS_ROLE_ARN=moto.role_arn,
+                                AWS_ROLE_SESSION_NAME="pod-1", AWS_ENDPOINT_URL_STS=sts.endpoint)
+        proxy = start_proxy(env)
+        marker = uuid.uuid4().hex
+        assert send(proxy, marker) == {}
+        key_id, with_token = moto.signing_key_id(marker.encode())
+        assert key_id.startswith("ASIA") and with_token
+        assert sts.tokens == ["eyJ.service-account.token"]
+        assert "identity=arn:aws:sts::123456789012:assumed-role/ses-sender/pod-1" in proxy.log
+    finally:
+        sts.close()
+        shutil.rmtree(token_dir)
