@@ -3,7 +3,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 BUILD_DIR := .build/debug
 
-.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean
+.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean deb deb-test
 
 deps:
 	@scripts/deps.sh
@@ -14,13 +14,20 @@ build: deps
 unit-test: build
 	$(SWIFT) test --skip-build
 
-integration-test: build
-	SES_PROXY_BIN_DIR=$(abspath $(BUILD_DIR)) $(PYTHON) -m pytest -q -rs Tests/IntegrationTests
+# The package's own test (test_package.py) needs the .deb: `make deb-test` runs it.
+INTEGRATION = SES_PROXY_BIN_DIR=$(abspath $(BUILD_DIR)) $(PYTHON) -m pytest -q -rs Tests/IntegrationTests \
+	--ignore=Tests/IntegrationTests/test_package.py
 
+integration-test: build
+	$(INTEGRATION)
+
+# As root (CI), the package is built and installed into a clean Debian tree too.
 test: build
 	$(SWIFT) test --skip-build
-	SES_PROXY_BIN_DIR=$(abspath $(BUILD_DIR)) $(PYTHON) -m pytest -q -rs Tests/IntegrationTests
+	$(INTEGRATION)
 	scripts/fuzz.sh 60
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deb-test; \
+	else echo "make test: skipping deb-test: it needs root (debootstrap, chroot, dpkg -i)"; fi
 
 # libFuzzer over the SMTP core: a minute in `make test`, longer here (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 1800
@@ -29,6 +36,12 @@ fuzz: deps
 
 fuzz-smoke: deps
 	scripts/fuzz.sh 60
+
+deb: deps
+	scripts/build-deb.sh
+
+deb-test: deb
+	SES_DEB=$(abspath $(wildcard dist/ses-smtpd-proxy_*_amd64.deb)) $(PYTHON) -m pytest -q -rs Tests/IntegrationTests/test_package.py
 
 run: deps
 	$(SWIFT) build

@@ -5,7 +5,9 @@ set -euo pipefail
 
 # postfix: a real relay client for the tests (a throwaway instance per test run; the system one is
 # left unconfigured and stopped). It also brings smtp-source and smtp-sink for the benchmark.
-apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix)
+# dpkg-dev, lintian, debootstrap: `make deb` and its test in a clean Debian 12 tree.
+apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix
+              dpkg-dev binutils lintian debootstrap)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
