@@ -3,7 +3,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 BUILD_DIR := .build/debug
 
-.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean deb deb-test
+.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean deb deb-test bench
 
 deps:
 	@scripts/deps.sh
@@ -42,6 +42,11 @@ deb: deps
 
 deb-test: deb
 	SES_DEB=$(abspath $(wildcard dist/ses-smtpd-proxy_*_amd64.deb)) $(PYTHON) -m pytest -q -rs Tests/IntegrationTests/test_package.py
+
+# Figures, not pass/fail: smtp-source against smtp-sink and the release build, fake SES in nginx.
+bench:
+	@scripts/deps.sh bench
+	$(PYTHON) scripts/bench.py --bin-dir "$$(scripts/release-build.sh)" $(BENCH_ARGS)
 
 run: deps
 	$(SWIFT) build

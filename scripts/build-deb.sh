@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make deb: dist/ses-smtpd-proxy_<version>_amd64.deb from a release build (static Swift runtime,
-# stripped, full RELRO with BIND_NOW), for a Debian 12 host without a Swift toolchain. Depends come
-# from dpkg-shlibdeps, so they name exactly the shared libraries the binaries load.
+# make deb: dist/ses-smtpd-proxy_<version>_amd64.deb from the release build (scripts/release-build.sh),
+# stripped, for a Debian 12 host without a Swift toolchain. Depends come from dpkg-shlibdeps, so they
+# name exactly the shared libraries the binaries load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +9,7 @@ version=$(sed -n 's/.*string = "v\([0-9][^"]*\)".*/\1/p' Sources/Shared/Support/
 [[ -n $version ]] || { echo "build-deb: no version in Sources/Shared/Support/ProductVersion.swift" >&2; exit 1; }
 package="ses-smtpd-proxy_${version}_amd64"
 
-release_flags=(-c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now -Xlinker -z -Xlinker relro)
-swift build "${release_flags[@]}"
-bin=$(swift build "${release_flags[@]}" --show-bin-path)
+bin=$(scripts/release-build.sh)
 
 # Laid out as debhelper would (debian/<package>/), which is where dpkg-shlibdeps expects binaries.
 work=.build/deb

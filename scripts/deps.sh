@@ -8,6 +8,9 @@ set -euo pipefail
 # dpkg-dev, lintian, debootstrap: `make deb` and its test in a clean Debian 12 tree.
 apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix
               dpkg-dev binutils lintian debootstrap)
+# `deps.sh bench`: nginx as the benchmark's instant fake SES (its own instance; the system one is not
+# started, see policy-rc.d below).
+[[ ${1:-} == bench ]] && apt_packages+=(nginx-light)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,7 +23,15 @@ if ((${#missing[@]})); then
     echo "deps: installing ${missing[*]}"
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -qq
+    # A policy-rc.d that says 101 keeps the packages' own daemons (postfix, nginx) from starting.
+    created_policy=
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [[ -n $created_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! python3 -c 'import moto.server, flask_cors, boto3, pytest' 2>/dev/null; then
