@@ -25,9 +25,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // Typed wrappers for what Swift cannot call directly: prctl, SO_PEERCRED, the
-        // variadic curl_easy_setopt, and a fork/exec that only runs async-signal-safe code.
-        .target(name: "CShim", dependencies: ["CCurl"], path: "Sources/CShim"),
+        // Typed wrappers for what Swift cannot call directly: prctl, SO_PEERCRED, and a fork/exec
+        // that only runs async-signal-safe code.
+        .target(name: "CShim", path: "Sources/CShim"),
+        // libcurl and its client, apart from Shared so that the supervisor (root) never loads an
+        // HTTP/TLS stack it does not use (DESIGN-CHANGES.md).
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+        .target(name: "HTTPTransport", dependencies: ["CCurl", "CCurlShim"]),
         // The SMTP protocol core (STYLE §3): pure values, bytes in and actions out. A library of its
         // own so that the worker and the fuzzer run the same code.
         .target(name: "SMTPCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -36,7 +40,7 @@ let package = Package(
         .target(
             name: "Shared",
             dependencies: [
-                "CShim", "CCurl",
+                "CShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -57,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "smtp-worker",
             dependencies: [
-                "Shared", "CShim", "SMTPCore",
+                "Shared", "CShim", "SMTPCore", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "cred-agent",
             dependencies: [
-                "Shared", "CShim",
+                "Shared", "CShim", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "SMTPWorkerTests",
             dependencies: [
-                "smtp-worker", "Shared", "SMTPCore",
+                "smtp-worker", "Shared", "SMTPCore", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

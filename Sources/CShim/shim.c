@@ -278,29 +278,6 @@ int shim_lookup_user(const char *name, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
-CURLcode shim_curl_setopt_long(CURL *curl, CURLoption option, long value) {
-    return curl_easy_setopt(curl, option, value);
-}
-
-CURLcode shim_curl_setopt_string(CURL *curl, CURLoption option, const char *value) {
-    return curl_easy_setopt(curl, option, value);
-}
-
-CURLcode shim_curl_setopt_pointer(CURL *curl, CURLoption option, void *value) {
-    return curl_easy_setopt(curl, option, value);
-}
-
-CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *)) {
-    return curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, callback);
-}
-
-CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
-    return curl_easy_getinfo(curl, info, value);
-}
-
-int shim_curl_global_init(void) {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
 
 #include <sys/un.h>
 

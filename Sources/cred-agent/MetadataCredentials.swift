@@ -3,6 +3,7 @@
 // metadata service, IMDSv2 only (a session token first, so a server-side request forgery through
 // some other process on the host cannot read the role's keys with a bare GET).
 import FoundationEssentials
+import HTTPTransport
 import Shared
 
 extension HTTPClient {

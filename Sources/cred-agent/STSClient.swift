@@ -1,6 +1,7 @@
 // STS for the credential agent (query API, version 2011-06-15): AssumeRole for --cross-account-role and
 // profile role_arn, AssumeRoleWithWebIdentity (unsigned, as the SDKs send it), GetCallerIdentity to
 // check that freshly minted keys are accepted. Blocking; called from the agent's thread pool.
+import HTTPTransport
 import Shared
 
 struct STSClient: Sendable {

@@ -1,6 +1,7 @@
 // Vault's HTTP API as far as the agent needs it (SES-FACTS §10): log in, renew the token, read the
 // secret at --vault-path, renew its lease. Blocking; called from the agent's thread pool.
 import FoundationEssentials
+import HTTPTransport
 import Shared
 
 /// A Vault token and how long it lives. `ttl` 0 means it does not expire (a root token).

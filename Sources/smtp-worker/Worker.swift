@@ -1,5 +1,6 @@
 import Dispatch
 import FoundationEssentials
+import HTTPTransport
 import Logging
 import NIOCore
 import NIOPosix

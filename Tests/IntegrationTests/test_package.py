@@ -72,6 +72,9 @@ def test_binaries_are_hardened_and_need_no_swift_runtime(unpacked):
         needed = run("readelf", "--dynamic", str(path)).stdout
         assert "libswift" not in needed and "libFoundation" not in needed, f"{binary} loads the Swift runtime:\n{needed}"
         assert ".symtab" not in run("readelf", "--section-headers", "--wide", str(path)).stdout, f"{binary} is not stripped"
+    # The supervisor runs as root and makes no HTTP request: it must not even load libcurl.
+    supervisor_needs = run("readelf", "--dynamic", str(unpacked / "usr/sbin/ses-smtpd-proxy")).stdout
+    assert "libcurl" not in supervisor_needs, supervisor_needs
 
 
 @pytest.fixture(scope="module")

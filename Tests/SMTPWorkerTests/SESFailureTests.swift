@@ -1,5 +1,6 @@
-import SMTPCore
+import HTTPTransport
 import Shared
+import SMTPCore
 import Testing
 
 @testable import smtp_worker

@@ -1,12 +1,11 @@
 // C helpers for what Swift on Linux cannot express safely: fork/exec with descriptor placement and
 // privilege drop (async-signal-safe only between fork and exec), prctl, capability checks, socket
-// binding by address string, and typed wrappers around the variadic curl_easy_setopt.
+// binding by address string. No libcurl here: the supervisor links this, and must not load it.
 #ifndef SES_CSHIM_H
 #define SES_CSHIM_H
 
 #include <sys/types.h>
 #include <stddef.h>
-#include <curl/curl.h>
 
 /// Identity a child is switched to before exec. `change_identity` = 0 keeps the caller's.
 typedef struct {
@@ -61,13 +60,5 @@ int shim_lookup_user(const char *name, uid_t *uid, gid_t *gid);
 
 /// Sends `message` to systemd's NOTIFY_SOCKET (a path, or @abstract). Returns 0 or -errno.
 int shim_sd_notify(const char *socket_path, const char *message);
-
-/// Must run once before any other thread uses libcurl.
-int shim_curl_global_init(void);
-CURLcode shim_curl_setopt_long(CURL *curl, CURLoption option, long value);
-CURLcode shim_curl_setopt_string(CURL *curl, CURLoption option, const char *value);
-CURLcode shim_curl_setopt_pointer(CURL *curl, CURLoption option, void *value);
-CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
-CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
 
 #endif

@@ -1,5 +1,5 @@
 import CCurl
-import CShim
+import CCurlShim
 import Synchronization
 
 /// One HTTP request for `HTTPClient`. `body` is sent as is with POST/PUT.

@@ -1,0 +1,15 @@
+// Typed wrappers around libcurl's variadic calls, for the HTTP client of the worker and the agent.
+#ifndef SES_CCURLSHIM_H
+#define SES_CCURLSHIM_H
+
+#include <curl/curl.h>
+
+/// Must run once before any other thread uses libcurl.
+int shim_curl_global_init(void);
+CURLcode shim_curl_setopt_long(CURL *curl, CURLoption option, long value);
+CURLcode shim_curl_setopt_string(CURL *curl, CURLoption option, const char *value);
+CURLcode shim_curl_setopt_pointer(CURL *curl, CURLoption option, void *value);
+CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
+CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
+
+#endif
