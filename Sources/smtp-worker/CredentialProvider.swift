@@ -15,14 +15,15 @@ final class CredentialProvider: Sendable {
         self.agent = agent
     }
 
-    func credentials(now: Int64) -> EventLoopFuture<SESCredentials> {
+    /// On `eventLoop`, the caller's: the usual answer, from what is held, then costs no thread hop.
+    func credentials(now: Int64, on eventLoop: EventLoop) -> EventLoopFuture<SESCredentials> {
         let current = held.withLock { $0 }
         if let current, now - current.fetchedAt < Self.refreshInterval,
             Self.usable(current.credentials, now: now)
         {
-            return agent.eventLoop.makeSucceededFuture(current.credentials)
+            return eventLoop.makeSucceededFuture(current.credentials)
         }
-        return agent.request(.credentials).flatMapThrowing { reply in
+        return agent.request(.credentials).hop(to: eventLoop).flatMapThrowing { reply in
             switch reply {
             case .credentials(let fresh):
                 self.held.withLock { $0 = (fresh, now) }

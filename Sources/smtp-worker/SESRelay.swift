@@ -28,8 +28,7 @@ final class SESRelay: Sendable {
     func relay(_ envelope: Envelope, message: ByteBuffer, sessionID: String, on eventLoop: EventLoop) -> EventLoopFuture<SMTPReply> {
         let now = Int64(time(nil))
         let client = self.client
-        return credentials.credentials(now: now)
-            .hop(to: eventLoop)
+        return credentials.credentials(now: now, on: eventLoop)
             .flatMap { credentials in
                 self.threadPool.runIfActive(eventLoop: eventLoop) {
                     client.sendRawEmail(envelope: envelope, message: message, credentials: credentials, now: now)

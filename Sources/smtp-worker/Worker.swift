@@ -44,7 +44,7 @@ struct Worker {
             }
         }
         let provider = CredentialProvider(agent: agent)
-        let first = try await provider.credentials(now: Int64(time(nil))).get()
+        let first = try await provider.credentials(now: Int64(time(nil)), on: agent.eventLoop).get()
         do {
             _ = try AWSEndpoint.ses(environment: environment, region: first.region)
         } catch .invalid(let variable, let value) {
@@ -94,6 +94,7 @@ struct Worker {
         try? await server.close()
         // The supervisor kills a worker 5 s after the shutdown timeout; the grace stays under that.
         try? await connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds)), grace: .seconds(3)).get()
+        try? await control.flush().get()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
     }

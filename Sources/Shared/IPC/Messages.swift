@@ -175,7 +175,7 @@ public enum SendFailureType: UInt8, CaseIterable, Sendable {
 }
 
 /// A counter a child increments; the supervisor owns the registry and the Go original's metric names.
-public enum MetricEvent: Equatable, Sendable {
+public enum MetricEvent: Hashable, Sendable {
     case sendSuccess
     case sendFailure(SendFailureType)
     case sesError
