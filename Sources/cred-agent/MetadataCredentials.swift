@@ -6,6 +6,10 @@ import FoundationEssentials
 import HTTPTransport
 import Shared
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension HTTPClient {
     /// For endpoints on the host or the link: an absent one must fail fast (the SDKs wait 1 s), a
     /// present one answers in milliseconds.
@@ -47,7 +51,11 @@ struct ContainerEndpoint: Equatable, Sendable {
             return ContainerEndpoint(url: ecsAddress + relative, variable: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", authorization: authorization)
         }
         guard let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty else { return nil }
-        guard full.hasPrefix("https://") || (full.hasPrefix("http://") && isLocal(host(of: full))) else {
+        // AWSEndpoint.parse refuses user info ("http://127.0.0.1@elsewhere/"), which would fool a host check.
+        guard let parsed = AWSEndpoint.parse(full) else {
+            throw AgentError(.incompleteCredentials, "AWS_CONTAINER_CREDENTIALS_FULL_URI=\(full) is not an http:// or https:// URL")
+        }
+        guard parsed.url.hasPrefix("https://") || isLocal(host(ofAuthority: parsed.hostHeader)) else {
             throw AgentError(
                 .incompleteCredentials,
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI=\(full): plain http is allowed only to a loopback address or the ECS/EKS "
@@ -69,16 +77,18 @@ struct ContainerEndpoint: Equatable, Sendable {
         return try CredentialsJSON.credentials(from: body, source: "container endpoint \(url)")
     }
 
-    private static func host(of url: String) -> String {
-        let afterScheme = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
-        if afterScheme.hasPrefix("[") {
-            return String(afterScheme.prefix { $0 != "]" }) + "]"
+    private static func host(ofAuthority authority: String) -> String {
+        if authority.hasPrefix("[") {
+            return String(authority.prefix { $0 != "]" }) + "]"
         }
-        return String(afterScheme.prefix { $0 != ":" })
+        return String(authority.prefix { $0 != ":" })
     }
 
+    /// The named agent addresses, or an IPv4 literal in 127.0.0.0/8 ("127.example.com" is a name).
     private static func isLocal(_ host: String) -> Bool {
-        plainHTTPHosts.contains(host) || host.hasPrefix("127.")
+        if plainHTTPHosts.contains(host) { return true }
+        var address = in_addr()
+        return inet_pton(AF_INET, host, &address) == 1 && host.hasPrefix("127.")
     }
 }
 

@@ -25,6 +25,12 @@ struct VaultSecret: Sendable {
     /// When AWS stops accepting them: the lease's end for a dynamic secret (Vault revokes the IAM user
     /// or the STS credentials then). KV keys live as long as whoever stored them decides.
     var expiration: Int64? { leaseID.isEmpty ? nil : obtained + leaseDuration }
+
+    func credentials(source: String) -> BaseCredentials {
+        BaseCredentials(
+            accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: sessionToken, expiration: expiration,
+            source: source)
+    }
 }
 
 struct VaultClient: Sendable {

@@ -88,9 +88,7 @@ final class VaultSession: Sendable, Equatable, CustomStringConvertible {
                            "renewable": "\(fresh.renewable)"])
         }
         guard let secret = current.secret else { preconditionFailure("no secret after a read") }
-        return BaseCredentials(
-            accessKeyID: secret.accessKeyID, secretAccessKey: secret.secretAccessKey, sessionToken: secret.sessionToken,
-            expiration: secret.expiration, source: description)
+        return secret.credentials(source: description)
     }
 
     /// When `credentials` has work to do next: the earlier of the token's and the secret's renewal times.
@@ -135,9 +133,7 @@ final class VaultSession: Sendable, Equatable, CustomStringConvertible {
 
     /// Polls GetCallerIdentity with the new keys until AWS accepts them, at most `propagationWaitSeconds`.
     private func awaitAcceptance(of secret: VaultSecret, sts: STSClient) throws(AgentError) {
-        let keys = BaseCredentials(
-            accessKeyID: secret.accessKeyID, secretAccessKey: secret.secretAccessKey, sessionToken: secret.sessionToken,
-            expiration: nil, source: description)
+        let keys = secret.credentials(source: description)
         let deadline = Int64(time(nil)) + Self.propagationWaitSeconds
         var attempts = 0
         while true {

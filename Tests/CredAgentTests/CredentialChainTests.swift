@@ -145,6 +145,7 @@ struct CredentialChainTests {
     @Test(arguments: [
         ("http://127.0.0.1:8080/creds", true), ("http://169.254.170.23/v1/credentials", true), ("http://[fd00:ec2::23]/c", true),
         ("https://creds.example/c", true), ("http://creds.example/c", false), ("http://169.254.169.254.example/c", false),
+        ("http://127.0.0.1@creds.example/c", false), ("http://127.creds.example/c", false), ("http://localhost:8080/c", true),
     ])
     func fullURIMustBeLocalOrHTTPS(_ url: String, _ accepted: Bool) throws {
         let environment = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok"]
