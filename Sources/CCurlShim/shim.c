@@ -18,6 +18,10 @@ CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, 
     return curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, callback);
 }
 
+CURLcode shim_curl_setopt_header_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
+}
+
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }

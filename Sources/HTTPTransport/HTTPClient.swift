@@ -2,34 +2,51 @@ import CCurl
 import CCurlShim
 import Synchronization
 
-/// One HTTP request for `HTTPClient`. `body` is sent as is with POST/PUT.
+/// One HTTP request for `HTTPClient`. `body` is sent as is with POST/PUT. `timeoutMilliseconds`,
+/// when set, replaces the client's total timeout for this request (a caller with a deadline).
 public struct HTTPRequest: Sendable {
     public var method: String
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    public var timeoutMilliseconds: Int?
 
-    public init(method: String, url: String, headers: [(name: String, value: String)], body: [UInt8] = []) {
+    public init(
+        method: String,
+        url: String,
+        headers: [(name: String, value: String)],
+        body: [UInt8] = [],
+        timeoutMilliseconds: Int? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.timeoutMilliseconds = timeoutMilliseconds
     }
 }
 
-/// The status and body of an answer; headers are not kept, since no caller reads them.
+/// The status, headers and body of an answer. Header names are lower-cased.
 public struct HTTPResponse: Sendable {
     public var status: Int
+    public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
-    public init(status: Int, body: [UInt8]) {
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8]) {
         self.status = status
+        self.headers = headers
         self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.name == lower }?.value
     }
 }
 
 /// Transport failure: no HTTP status was received. `requestSent` is false only when the request
-/// certainly never reached the server (DNS, connect, TLS handshake), which makes a retry safe.
+/// certainly never reached the server (DNS, connect, TLS handshake, or curl reports that no byte of
+/// it was written), which makes a retry safe.
 public struct HTTPError: Error, CustomStringConvertible {
     public enum Code: Equatable, Sendable {
         case connect
@@ -128,11 +145,18 @@ struct CurlHandle: @unchecked Sendable {
             if sink.overflowed {
                 throw HTTPError(code: .responseTooLarge, requestSent: true, detail: "response over \(sink.limit) bytes")
             }
-            throw Self.error(for: code)
+            var error = Self.error(for: code)
+            // A connect that times out is CURLE_OPERATION_TIMEDOUT too; curl counts the header bytes
+            // it wrote, and none written means the server cannot have the request.
+            var sentHeaderBytes = 0
+            if shim_curl_getinfo_long(pointer, CURLINFO_REQUEST_SIZE, &sentHeaderBytes) == CURLE_OK, sentHeaderBytes == 0 {
+                error.requestSent = false
+            }
+            throw error
         }
         var status = 0
         _ = shim_curl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, body: sink.bytes)
+        return HTTPResponse(status: status, headers: sink.headers, body: sink.bytes)
     }
 
     private func setOptions(
@@ -146,7 +170,7 @@ struct CurlHandle: @unchecked Sendable {
         _ = shim_curl_setopt_string(pointer, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = shim_curl_setopt_long(pointer, CURLOPT_NOSIGNAL, 1)
         _ = shim_curl_setopt_long(pointer, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeoutMilliseconds)
-        _ = shim_curl_setopt_long(pointer, CURLOPT_TIMEOUT_MS, configuration.totalTimeoutMilliseconds)
+        _ = shim_curl_setopt_long(pointer, CURLOPT_TIMEOUT_MS, max(1, request.timeoutMilliseconds ?? configuration.totalTimeoutMilliseconds))
         _ = shim_curl_setopt_pointer(pointer, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList))
         if let bundle = configuration.extraCABundle {
             // CAINFO alone would replace the system store; keeping CAPATH makes the bundle an addition.
@@ -170,6 +194,8 @@ struct CurlHandle: @unchecked Sendable {
         }
         _ = shim_curl_setopt_write_function(pointer, curlWriteCallback)
         _ = shim_curl_setopt_pointer(pointer, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+        _ = shim_curl_setopt_header_function(pointer, curlHeaderCallback)
+        _ = shim_curl_setopt_pointer(pointer, CURLOPT_HEADERDATA, Unmanaged.passUnretained(sink).toOpaque())
     }
 
     private static func error(for code: CURLcode) -> HTTPError {
@@ -188,10 +214,13 @@ struct CurlHandle: @unchecked Sendable {
     }
 }
 
-/// Collects a response body up to a limit; used only by the thread running the transfer.
+/// Collects a response's headers and body up to a limit (both count against it); used only by the
+/// thread running the transfer.
 private final class ResponseSink {
     let limit: Int
     var bytes: [UInt8] = []
+    var headers: [(name: String, value: String)] = []
+    var headerBytes = 0
     var overflowed = false
 
     init(limit: Int) { self.limit = limit }
@@ -206,7 +235,7 @@ private func curlWriteCallback(
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    guard sink.bytes.count + length <= sink.limit else {
+    guard sink.headerBytes + sink.bytes.count + length <= sink.limit else {
         sink.overflowed = true
         return 0  // makes curl abort with CURLE_WRITE_ERROR
     }
@@ -214,4 +243,34 @@ private func curlWriteCallback(
         sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
     }
     return length
+}
+
+/// One header line per call, CRLF included; the status line and the blank line carry no colon.
+private func curlHeaderCallback(
+    data: UnsafeMutablePointer<CChar>?,
+    size: Int,
+    count: Int,
+    context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    sink.headerBytes += length
+    guard sink.headerBytes + sink.bytes.count <= sink.limit else {
+        sink.overflowed = true
+        return 0
+    }
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return length }
+    let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+    let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIISpace()
+    sink.headers.append((name, value))
+    return length
+}
+
+extension String {
+    fileprivate func trimmingASCIISpace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    }
 }

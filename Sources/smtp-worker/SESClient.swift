@@ -1,19 +1,21 @@
+import FoundationEssentials
 import HTTPTransport
 import NIOCore
 import Shared
 import SMTPCore
 
-/// Sends SendRawEmail, signed with the derived key the agent handed over. Blocking: runs on the
-/// worker's thread pool; the HTTP client reuses connections across calls.
+/// Sends messages to SES (v1 SendRawEmail or v2 SendEmail) and reads the account's sending rate,
+/// signed with the derived key the agent handed over. Blocking: runs on the worker's thread pool; the
+/// HTTP client reuses connections across calls.
 final class SESClient: Sendable {
     private let http: HTTPClient
     private let endpointOverride: [String: String]
-    private let configurationSetName: String?
+    let settings: SESSendSettings
 
-    init(http: HTTPClient, environment: [String: String], configurationSetName: String?) {
+    init(http: HTTPClient, environment: [String: String], settings: SESSendSettings) {
         self.http = http
         self.endpointOverride = environment.filter { $0.key.hasPrefix("AWS_ENDPOINT_URL") }
-        self.configurationSetName = configurationSetName
+        self.settings = settings
     }
 
     struct Accepted: Equatable {
@@ -21,60 +23,147 @@ final class SESClient: Sendable {
         var requestID: String?
     }
 
-    func sendRawEmail(
-        envelope: Envelope,
-        message: ByteBuffer,
+    func prepare(envelope: Envelope, message: ByteBuffer) -> Result<SESSendRequest, SESFailure> {
+        do {
+            return .success(try SESSendRequest.make(envelope: envelope, message: message, settings: settings))
+        } catch {
+            return .failure(.unliftableHeader(error))
+        }
+    }
+
+    /// One attempt, which gives up after `timeoutMilliseconds`.
+    func send(_ request: SESSendRequest, credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Accepted, SESFailure> {
+        let resource = request.api == .v1 ? nil : "v2/email/outbound-emails"
+        return perform(
+            method: "POST", resource: resource, contentType: request.contentType, body: request.body,
+            credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds
+        ).flatMap { request.api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
+    }
+
+    struct QuotaReadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The account's `MaxSendRate` in recipients per second: v1 `GetSendQuota`, v2 `GetAccount`.
+    func maxSendRate(credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Double, QuotaReadError> {
+        let operation = settings.api == .v1 ? "GetSendQuota" : "GetAccount"
+        let answer = settings.api == .v1
+            ? perform(
+                method: "POST", resource: nil, contentType: SigV4.formContentType,
+                body: SigV4.formBody([("Action", "GetSendQuota"), ("Version", "2010-12-01")]),
+                credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+            : perform(
+                method: "GET", resource: "v2/email/account", contentType: nil, body: [],
+                credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+        let response: HTTPResponse
+        switch answer {
+        case .success(let success): response = success
+        case .failure(let failure): return .failure(QuotaReadError(description: "\(operation): \(failure)"))
+        }
+        guard response.status == 200 else {
+            let failure = settings.api == .v1 ? Self.v1Error(response) : Self.v2Error(response)
+            return .failure(QuotaReadError(description: "\(operation): \(failure)"))
+        }
+        struct Account: Decodable {
+            struct Quota: Decodable { var MaxSendRate: Double }
+            var SendQuota: Quota
+        }
+        let rate = settings.api == .v1
+            ? XMLText.first("MaxSendRate", in: response.body).flatMap(Double.init)
+            : (try? JSONDecoder().decode(Account.self, from: Data(response.body)))?.SendQuota.MaxSendRate
+        guard let rate, rate.isFinite else {
+            return .failure(QuotaReadError(description: "\(operation): no MaxSendRate in SES's answer"))
+        }
+        return .success(rate)
+    }
+
+    /// v1 requests go to the endpoint itself; v2 resources below it.
+    private func perform(
+        method: String,
+        resource: String?,
+        contentType: String?,
+        body: [UInt8],
         credentials: SESCredentials,
-        now: Int64
-    ) -> Result<Accepted, SESFailure> {
+        now: Int64,
+        timeoutMilliseconds: Int
+    ) -> Result<HTTPResponse, SESFailure> {
         let time = UTCTime(epochSeconds: now)
         guard let key = credentials.signingKey(forDate: time.dateStamp) else {
             return .failure(.credentialsUnavailable("no signing key for \(time.dateStamp)"))
         }
         let endpoint: AWSEndpoint
         do {
-            endpoint = try AWSEndpoint.ses(environment: endpointOverride, region: credentials.region)
+            endpoint = try AWSEndpoint.ses(api: settings.api, environment: endpointOverride, region: credentials.region)
         } catch {
             return .failure(.transport(code: "endpoint", requestSent: false, detail: "\(error)"))
         }
-        let body = SendRawEmailRequest.body(envelope: envelope, message: message, configurationSetName: configurationSetName)
-        let headers = SigV4.signedQueryHeaders(
-            endpoint: endpoint, body: body, accessKeyID: credentials.accessKeyID, signingKey: key.key,
-            sessionToken: credentials.sessionToken, time: time,
+        let target = resource.map { endpoint.appending(path: $0) } ?? endpoint
+        let headers = SigV4.signedHeaders(
+            method: method, endpoint: target, contentType: contentType, body: body,
+            accessKeyID: credentials.accessKeyID, signingKey: key.key, sessionToken: credentials.sessionToken, time: time,
             scope: SigV4.Scope(date: time.dateStamp, region: credentials.region, service: "ses"))
-
-        let response: HTTPResponse
         do {
-            response = try http.perform(HTTPRequest(method: "POST", url: endpoint.url, headers: headers, body: body))
+            return .success(
+                try http.perform(
+                    HTTPRequest(method: method, url: target.url, headers: headers, body: body, timeoutMilliseconds: timeoutMilliseconds)))
         } catch {
             return .failure(.transport(code: "\(error.code)", requestSent: error.requestSent, detail: error.detail))
         }
-        return Self.interpret(response)
     }
 
     /// 200 with a MessageId is the only success; anything else is a failure with SES's code if any.
-    static func interpret(_ response: HTTPResponse) -> Result<Accepted, SESFailure> {
-        let requestID = XMLText.first("RequestId", in: response.body)
-        if response.status == 200 {
-            guard let messageID = XMLText.first("MessageId", in: response.body), !messageID.isEmpty else {
-                return .failure(.missingMessageID(status: response.status))
-            }
-            return .success(Accepted(messageID: messageID, requestID: requestID))
+    static func interpretV1(_ response: HTTPResponse) -> Result<Accepted, SESFailure> {
+        guard response.status == 200 else { return .failure(v1Error(response)) }
+        guard let messageID = XMLText.first("MessageId", in: response.body), !messageID.isEmpty else {
+            return .failure(.missingMessageID(status: response.status))
         }
-        return .failure(
-            .api(
-                status: response.status,
-                code: XMLText.first("Code", in: response.body) ?? "",
-                message: XMLText.first("Message", in: response.body) ?? "",
-                requestID: requestID
-            )
-        )
+        return .success(Accepted(messageID: messageID, requestID: XMLText.first("RequestId", in: response.body)))
+    }
+
+    /// `{"MessageId": "…"}`; the request id comes in a header.
+    static func interpretV2(_ response: HTTPResponse) -> Result<Accepted, SESFailure> {
+        guard response.status == 200 else { return .failure(v2Error(response)) }
+        struct Answer: Decodable { var MessageId: String? }
+        guard let messageID = (try? JSONDecoder().decode(Answer.self, from: Data(response.body)))?.MessageId, !messageID.isEmpty else {
+            return .failure(.missingMessageID(status: response.status))
+        }
+        return .success(Accepted(messageID: messageID, requestID: response.header("x-amzn-requestid")))
+    }
+
+    /// Query protocol: `<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error><RequestId>`.
+    static func v1Error(_ response: HTTPResponse) -> SESFailure {
+        .api(
+            status: response.status,
+            code: XMLText.first("Code", in: response.body) ?? "",
+            message: XMLText.first("Message", in: response.body) ?? "",
+            requestID: XMLText.first("RequestId", in: response.body))
+    }
+
+    /// REST JSON, as botocore reads it: the code from `x-amzn-ErrorType` (before any `:`), else the
+    /// body's `__type` (after any `#`) or `code`; the text from `message` or `Message`.
+    static func v2Error(_ response: HTTPResponse) -> SESFailure {
+        struct Body: Decodable {
+            var __type: String?
+            var code: String?
+            var message: String?
+            var Message: String?
+        }
+        let body = try? JSONDecoder().decode(Body.self, from: Data(response.body))
+        var code = response.header("x-amzn-errortype").map { String($0.prefix { $0 != ":" }) } ?? ""
+        if code.isEmpty, let type = body?.__type {
+            code = String(type.split(separator: "#").last ?? "")
+        }
+        if code.isEmpty { code = body?.code ?? "" }
+        return .api(
+            status: response.status, code: code, message: body?.message ?? body?.Message ?? "",
+            requestID: response.header("x-amzn-requestid"))
     }
 }
 
 extension AWSEndpoint {
-    /// SES v1 (`email.{region}.amazonaws.com`), or `AWS_ENDPOINT_URL_SES` / `AWS_ENDPOINT_URL`.
-    static func ses(environment: [String: String], region: String) throws(Problem) -> AWSEndpoint {
-        try resolve(serviceID: "SES", hostPrefix: "email", environment: environment, region: region)
+    /// `email.{region}.amazonaws.com` for both APIs, or `AWS_ENDPOINT_URL_SES` / `_SESV2` (the SDKs'
+    /// service ids) / `AWS_ENDPOINT_URL`.
+    static func ses(api: SESSendSettings.API, environment: [String: String], region: String) throws(Problem) -> AWSEndpoint {
+        try resolve(serviceID: api == .v1 ? "SES" : "SESV2", hostPrefix: "email", environment: environment, region: region)
     }
 }

@@ -8,48 +8,131 @@ import SMTPCore
 import Glibc
 #endif
 
-/// One message from the end of DATA to the SMTP reply: credentials, SendRawEmail on the thread pool,
-/// the reply from the mapping table, one log line and the metrics.
+/// One message from the end of DATA to the SMTP reply, within `--ses-timeout`: its turn under
+/// `--max-send-rate`, the request built once, attempts on the thread pool (blocking curl) with
+/// full-jitter backoff between them, the reply from the mapping table, one log line, the metrics.
 final class SESRelay: Sendable {
     private let client: SESClient
     private let credentials: CredentialProvider
     private let threadPool: NIOThreadPool
     private let control: ControlClient
+    private let limiter: SendRateLimiter
+    private let timeout: TimeAmount
     private let logger: Logger
 
-    init(client: SESClient, credentials: CredentialProvider, threadPool: NIOThreadPool, control: ControlClient, logger: Logger) {
+    /// SDK standard mode: three attempts in all, backoff capped at 20 s (SES-FACTS §7).
+    static let maxAttempts = 3
+    static let backoffCap = TimeAmount.seconds(20)
+    /// A retry that would leave less than this before the deadline is not started.
+    static let minimumAttemptTime = TimeAmount.milliseconds(500)
+
+    init(
+        client: SESClient,
+        credentials: CredentialProvider,
+        threadPool: NIOThreadPool,
+        control: ControlClient,
+        limiter: SendRateLimiter,
+        timeout: TimeAmount,
+        logger: Logger
+    ) {
         self.client = client
         self.credentials = credentials
         self.threadPool = threadPool
         self.control = control
+        self.limiter = limiter
+        self.timeout = timeout
         self.logger = logger
     }
 
+    private struct Outcome {
+        var result: Result<SESClient.Accepted, SESFailure>
+        var attempts: Int
+    }
+
     func relay(_ envelope: Envelope, message: ByteBuffer, sessionID: String, on eventLoop: EventLoop) -> EventLoopFuture<SMTPReply> {
+        let started = NIODeadline.now()
+        let deadline = started + timeout
+        let size = message.readableBytes
+        let finish: @Sendable (Outcome) -> SMTPReply = { outcome in
+            self.finish(outcome, envelope: envelope, size: size, sessionID: sessionID)
+        }
+        // Half the budget at most goes to waiting for a turn; the rest is for SES.
+        let turn: TimeAmount
+        switch limiter.reserve(recipients: envelope.recipients.count, now: started, maxWait: .nanoseconds(timeout.nanoseconds / 2)) {
+        case .refused(let wait):
+            let seconds = Double(wait.nanoseconds) / 1e9
+            return eventLoop.makeSucceededFuture(finish(Outcome(result: .failure(.rateLimited(waitSeconds: seconds)), attempts: 0)))
+        case .after(let wait):
+            turn = wait
+        }
+        let client = self.client
+        return threadPool.runIfActive(eventLoop: eventLoop) { client.prepare(envelope: envelope, message: message) }
+            .flatMap { prepared -> EventLoopFuture<Outcome> in
+                switch prepared {
+                case .failure(let failure):
+                    return eventLoop.makeSucceededFuture(Outcome(result: .failure(failure), attempts: 0))
+                case .success(let request):
+                    return eventLoop.scheduleTask(deadline: started + turn) {}.futureResult.flatMap {
+                        self.attempt(1, request, deadline: deadline, on: eventLoop)
+                    }
+                }
+            }
+            .flatMapErrorThrowing { error in
+                Outcome(result: .failure(.credentialsUnavailable("thread pool: \(error)")), attempts: 0)
+            }
+            .map(finish)
+    }
+
+    private func attempt(_ number: Int, _ request: SESSendRequest, deadline: NIODeadline, on eventLoop: EventLoop) -> EventLoopFuture<Outcome> {
         let now = Int64(time(nil))
         let client = self.client
         return credentials.credentials(now: now, on: eventLoop)
             .flatMap { credentials in
                 self.threadPool.runIfActive(eventLoop: eventLoop) {
-                    client.sendRawEmail(envelope: envelope, message: message, credentials: credentials, now: now)
+                    let remaining = (deadline - NIODeadline.now()).nanoseconds / 1_000_000
+                    guard remaining > 0 else {
+                        return .failure(.transport(code: "deadline", requestSent: false, detail: "--ses-timeout passed before the request was sent"))
+                    }
+                    return client.send(request, credentials: credentials, now: now, timeoutMilliseconds: Int(remaining))
                 }
             }
             .flatMapErrorThrowing { error -> Result<SESClient.Accepted, SESFailure> in
                 .failure(error as? SESFailure ?? .credentialsUnavailable("\(error)"))
             }
-            .map { result in self.finish(result, envelope: envelope, size: message.readableBytes, sessionID: sessionID) }
+            .flatMap { result in
+                guard case .failure(let failure) = result else {
+                    return eventLoop.makeSucceededFuture(Outcome(result: result, attempts: number))
+                }
+                if failure.isSESAnswer { self.control.count(.sesError) }
+                guard number < Self.maxAttempts, let base = failure.retryBase else {
+                    return eventLoop.makeSucceededFuture(Outcome(result: result, attempts: number))
+                }
+                let delay = Self.backoff(base: base, attempt: number)
+                guard NIODeadline.now() + delay + Self.minimumAttemptTime <= deadline else {
+                    return eventLoop.makeSucceededFuture(Outcome(result: result, attempts: number))
+                }
+                self.control.count(.sesRetry)
+                self.logger.info(
+                    "SES attempt failed, trying again",
+                    metadata: ["attempt": "\(number)", "delay_ms": "\(delay.nanoseconds / 1_000_000)", "failure": "\(failure)"])
+                return eventLoop.scheduleTask(in: delay) {}.futureResult.flatMap {
+                    self.attempt(number + 1, request, deadline: deadline, on: eventLoop)
+                }
+            }
     }
 
-    private func finish(
-        _ result: Result<SESClient.Accepted, SESFailure>,
-        envelope: Envelope,
-        size: Int,
-        sessionID: String
-    ) -> SMTPReply {
+    /// Full jitter: uniform in [0, min(cap, base × 2^(attempt−1))].
+    static func backoff(base: TimeAmount, attempt: Int) -> TimeAmount {
+        let ceiling = min(backoffCap.nanoseconds, base.nanoseconds << Int64(min(attempt - 1, 20)))
+        return .nanoseconds(Int64.random(in: 0...max(0, ceiling)))
+    }
+
+    private func finish(_ outcome: Outcome, envelope: Envelope, size: Int, sessionID: String) -> SMTPReply {
         var metadata: Logger.Metadata = [
             "session_id": "\(sessionID)", "size": "\(size)", "recipients": "\(envelope.recipients.count)",
+            "attempts": "\(outcome.attempts)",
         ]
-        switch result {
+        switch outcome.result {
         case .success(let accepted):
             metadata["message_id"] = "\(accepted.messageID)"
             if let requestID = accepted.requestID { metadata["ses_request_id"] = "\(requestID)" }
@@ -66,16 +149,18 @@ final class SESRelay: Sendable {
                 metadata["ses_code"] = "\(code)"
                 metadata["ses_message"] = "\(message)"
                 if let requestID { metadata["ses_request_id"] = "\(requestID)" }
-                control.count(.sesError)
             case .transport(let code, let requestSent, let detail):
                 metadata["transport"] = "\(code)"
                 metadata["request_sent"] = "\(requestSent)"
                 metadata["detail"] = "\(detail)"
             case .missingMessageID(let status):
                 metadata["ses_status"] = "\(status)"
-                control.count(.sesError)
             case .credentialsUnavailable(let detail):
                 metadata["detail"] = "\(detail)"
+            case .rateLimited(let waitSeconds):
+                metadata["wait_needed_s"] = "\(waitSeconds)"
+            case .unliftableHeader(let problem):
+                metadata["detail"] = "\(problem.detail)"
             }
             if disposition.reply.isTemporary {
                 logger.warning("message not relayed, client told to retry", metadata: metadata)

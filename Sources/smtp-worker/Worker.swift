@@ -17,7 +17,8 @@ import Glibc
 struct Worker {
     static let allowedOptions: Set<String> = [
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
-        "max-connections-per-ip", "add-received-header", "shutdown-timeout",
+        "max-connections-per-ip", "add-received-header", "shutdown-timeout", "ses-api", "source-arn", "from-arn",
+        "return-path-arn", "tags", "max-send-rate", "ses-timeout",
     ]
 
     let options: ChildOptions
@@ -43,28 +44,31 @@ struct Worker {
                 Self.replaceAgent(agent, socket: socket, group: group, logger: logger)
             }
         }
+        let settings = try WorkerSettings(options: options)
         let provider = CredentialProvider(agent: agent)
         let first = try await provider.credentials(now: Int64(time(nil)), on: agent.eventLoop).get()
         do {
-            _ = try AWSEndpoint.ses(environment: environment, region: first.region)
+            _ = try AWSEndpoint.ses(api: settings.ses.api, environment: environment, region: first.region)
         } catch .invalid(let variable, let value) {
             throw WorkerError(description: "\(variable)=\(value) is not an http:// or https:// URL")
         }
 
         var http = HTTPClientConfiguration()
         if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { http.extraCABundle = bundle }
+        let client = SESClient(http: HTTPClient(configuration: http), environment: environment, settings: settings.ses)
+        let limiter = SendRateLimiter(rate: nil)
+        switch settings.sendRate {
+        case .unlimited:
+            break
+        case .fixed(let rate):
+            limiter.setRate(rate)
+        case .auto:
+            let quota = SendQuotaReader(client: client, credentials: provider, threadPool: threadPool, limiter: limiter, logger: logger)
+            try await quota.start(on: group.next())
+        }
         let relay = SESRelay(
-            client: SESClient(
-                http: HTTPClient(configuration: http),
-                environment: environment,
-                configurationSetName: options["configuration-set-name"]
-            ),
-            credentials: provider,
-            threadPool: threadPool,
-            control: control,
-            logger: logger
-        )
-        let settings = try WorkerSettings(options: options)
+            client: client, credentials: provider, threadPool: threadPool, control: control, limiter: limiter,
+            timeout: .seconds(Int64(settings.sesTimeoutSeconds)), logger: logger)
         let (limits, hostname, trace) = (settings.limits, settings.hostname, settings.trace)
         let connections = ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer)
         let refusal = SMTPReply.tooManyConnections.wireText
@@ -87,7 +91,7 @@ struct Worker {
             .withBoundSocket(ChildDescriptors.Worker.smtpListener)
             .get()
         control.send(.ready)
-        logger.notice("serving SMTP", metadata: ["region": "\(first.region)"])
+        logger.notice("serving SMTP", metadata: ["region": "\(first.region)", "ses_api": "\(settings.ses.api.rawValue)"])
 
         let reason = await Self.stopReason(control: control.channel)
         logger.notice("draining", metadata: ["reason": "\(reason)"])
@@ -158,6 +162,16 @@ struct WorkerSettings {
     /// How long in-flight transactions get to finish when the worker is told to stop.
     var shutdownSeconds = 30
     var trace: ReceivedHeader?
+    var ses = SESSendSettings()
+    var sendRate = SendRate.unlimited
+    var sesTimeoutSeconds = 30
+
+    enum SendRate: Equatable {
+        case unlimited
+        case fixed(Double)
+        /// From the account's quota, read at start and every 10 minutes.
+        case auto
+    }
 
     init(options: ChildOptions) throws(WorkerError) {
         hostname = options["hostname"] ?? "localhost"
@@ -166,10 +180,30 @@ struct WorkerSettings {
         if let count = try Self.number(options, "max-connections") { maxConnections = count }
         if let count = try Self.number(options, "max-connections-per-ip") { maxConnectionsPerPeer = count }
         if let seconds = try Self.number(options, "shutdown-timeout") { shutdownSeconds = seconds }
+        if let seconds = try Self.number(options, "ses-timeout") { sesTimeoutSeconds = seconds }
         if options["add-received-header"] == "true" {
             trace = ReceivedHeader(hostname: hostname)
             // The header is part of what SES receives and counts against the same limit.
             limits.maxMessageSize = max(0, limits.maxMessageSize - ReceivedHeader.reservedOctets)
+        }
+        if let api = options["ses-api"] {
+            guard let parsed = SESSendSettings.API(rawValue: api) else { throw WorkerError(description: "--ses-api \(api): not v1 or v2") }
+            ses.api = parsed
+        }
+        ses.configurationSetName = options["configuration-set-name"]
+        ses.sourceARN = options["source-arn"]
+        ses.fromARN = options["from-arn"]
+        ses.returnPathARN = options["return-path-arn"]
+        if let tags = options["tags"] {
+            guard let parsed = SESMessageTag.parseList(tags) else { throw WorkerError(description: "--tags \(tags): not name=value,…") }
+            ses.tags = parsed
+        }
+        switch options["max-send-rate"] {
+        case nil: break
+        case "auto": sendRate = .auto
+        case let text?:
+            guard let rate = Double(text), rate > 0, rate.isFinite else { throw WorkerError(description: "--max-send-rate \(text): not a positive number") }
+            sendRate = .fixed(rate)
         }
     }
 

@@ -9,6 +9,7 @@ final class MetricsRegistry: Sendable {
     private let sesError: Counter
     private let renewalSuccess: Counter
     private let renewalError: Counter
+    private let sesRetry: Counter
     private let sendFailure: [SendFailureType: Counter]
 
     init() {
@@ -18,6 +19,8 @@ final class MetricsRegistry: Sendable {
             name: "smtpd_credential_renewal_success_total", help: "Credentials obtained or renewed")
         renewalError = registry.makeCounter(
             name: "smtpd_credential_renewal_error_total", help: "Failed credential fetches or renewals")
+        sesRetry = registry.makeCounter(
+            name: "smtpd_ses_retry_total", help: "SES requests made again after a failure SES did not act on")
         var failures: [SendFailureType: Counter] = [:]
         for type in SendFailureType.allCases {
             failures[type] = registry.makeCounter(
@@ -34,6 +37,7 @@ final class MetricsRegistry: Sendable {
         case .sesError: sesError.increment(by: amount)
         case .credentialRenewalSuccess: renewalSuccess.increment(by: amount)
         case .credentialRenewalError: renewalError.increment(by: amount)
+        case .sesRetry: sesRetry.increment(by: amount)
         }
     }
 

@@ -44,8 +44,29 @@ struct SupervisorOptions: ParsableArguments {
     @Option(name: goStyle("hostname"), help: "Name in the SMTP banner and EHLO reply (default: the host name).")
     var hostname: String?
 
-    @Option(name: goStyle("max-message-size"), help: "Largest message accepted, in bytes (SES v1: 10485760).")
-    var maxMessageSize = 10_485_760
+    @Option(name: goStyle("max-message-size"), help: "Largest message accepted, in bytes (default and most: 10485760 with --ses-api v1, 41943040 with v2).")
+    var maxMessageSize: Int?
+
+    @Option(name: goStyle("ses-api"), help: "v1 (SendRawEmail, as the original) or v2 (SESv2 SendEmail, messages up to 40 MiB).")
+    var sesAPI = "v1"
+
+    @Option(name: goStyle("source-arn"), help: "Sending authorization: ARN of the identity the message is sent for (v1 SourceArn).")
+    var sourceARN: String?
+
+    @Option(name: goStyle("from-arn"), help: "Sending authorization: ARN of the From identity (v1 FromArn, v2 FromEmailAddressIdentityArn).")
+    var fromARN: String?
+
+    @Option(name: goStyle("return-path-arn"), help: "Sending authorization: ARN of the Return-Path identity (v1 ReturnPathArn, v2 FeedbackForwardingEmailAddressIdentityArn).")
+    var returnPathARN: String?
+
+    @Option(name: goStyle("tag"), help: "Message tag NAME=VALUE sent with every message (repeatable).")
+    var tags: [String] = []
+
+    @Option(name: goStyle("max-send-rate"), help: "Recipients per second sent to SES at most, or auto (the account's MaxSendRate). Default: no limit.")
+    var maxSendRate: String?
+
+    @Option(name: goStyle("ses-timeout"), help: "Seconds from the end of DATA to the reply: waiting for the send rate, SES attempts and retries.")
+    var sesTimeout = 30
 
     @Option(name: goStyle("idle-timeout"), help: "Seconds a client may stay silent, also during DATA (RFC 5321: at least 300).")
     var idleTimeout = 300
@@ -96,10 +117,31 @@ struct SupervisorOptions: ParsableArguments {
         if let name = configurationSetName, !ListenAddress.isPlainToken(name) {
             throw ValidationError("--configuration-set-name \(name): letters, digits, '_' and '-' only")
         }
+        guard let api = sesAPIVersion else {
+            throw ValidationError("--ses-api \(sesAPI): use v1 or v2")
+        }
+        for (flag, value) in [("--source-arn", sourceARN), ("--from-arn", fromARN), ("--return-path-arn", returnPathARN)] {
+            if let value, !Self.isIdentityARN(value) {
+                throw ValidationError("\(flag) \(value): expected an SES identity ARN like arn:aws:ses:us-east-1:123456789012:identity/example.com")
+            }
+        }
+        var names: Set<String> = []
+        for tag in tags {
+            guard let parsed = SESMessageTag(parsing: Substring(tag)) else {
+                throw ValidationError("--tag \(tag): expected NAME=VALUE, each 1 to 256 letters, digits, '_' or '-'")
+            }
+            guard names.insert(parsed.name).inserted else { throw ValidationError("--tag \(tag): tag \(parsed.name) given twice") }
+        }
+        if let rate = maxSendRate, rate != "auto" {
+            guard let value = Double(rate), value.isFinite, value > 0, value <= 1_000_000 else {
+                throw ValidationError("--max-send-rate \(rate): recipients per second (a positive number, as SES's MaxSendRate) or auto")
+            }
+        }
         for (flag, value, range) in [
-            ("--max-message-size", maxMessageSize, 1024...10_485_760),  // SES v1 refuses anything larger
+            ("--max-message-size", effectiveMaxMessageSize, 1024...api.largestMessage),
             ("--idle-timeout", idleTimeout, 1...86_400),
             ("--shutdown-timeout", shutdownTimeout, 1...3600),
+            ("--ses-timeout", sesTimeout, 2...600),
             ("--max-connections", maxConnections, 1...100_000),
             ("--max-connections-per-ip", maxConnectionsPerIP, 1...100_000),
         ] where !range.contains(value) {
@@ -153,6 +195,20 @@ struct SupervisorOptions: ParsableArguments {
             && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
+    /// `arn:PARTITION:ses:REGION:ACCOUNT:identity/NAME` (sending authorization, SES-FACTS §1).
+    static func isIdentityARN(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        return parts.count == 6 && parts[0] == "arn" && parts[1].hasPrefix("aws") && parts[2] == "ses"
+            && !parts[3].isEmpty && parts[4].count == 12 && parts[4].allSatisfy(\.isNumber)
+            && parts[5].hasPrefix("identity/") && parts[5].count > 9 && text.utf8.count <= 2048
+            && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    var sesAPIVersion: SESAPIVersion? { SESAPIVersion(rawValue: sesAPI) }
+
+    /// `--max-message-size`, or the API's own limit.
+    var effectiveMaxMessageSize: Int { maxMessageSize ?? (sesAPIVersion ?? .v1).largestMessage }
+
     static func isSessionName(_ text: String) -> Bool {
         (2...64).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+=,.@_-".contains($0)) }
     }
@@ -160,13 +216,35 @@ struct SupervisorOptions: ParsableArguments {
     /// What the worker needs of these options, as its command line.
     var workerArguments: [String] {
         var arguments = [
-            "--max-message-size", "\(maxMessageSize)", "--idle-timeout", "\(idleTimeout)",
+            "--max-message-size", "\(effectiveMaxMessageSize)", "--idle-timeout", "\(idleTimeout)",
             "--max-connections", "\(maxConnections)", "--max-connections-per-ip", "\(maxConnectionsPerIP)",
             "--shutdown-timeout", "\(shutdownTimeout)",
         ]
+        arguments += ["--ses-api", sesAPI, "--ses-timeout", "\(sesTimeout)"]
         if let configurationSetName { arguments += ["--configuration-set-name", configurationSetName] }
+        if let sourceARN { arguments += ["--source-arn", sourceARN] }
+        if let fromARN { arguments += ["--from-arn", fromARN] }
+        if let returnPathARN { arguments += ["--return-path-arn", returnPathARN] }
+        if !tags.isEmpty {
+            // Validated: no blanks, no commas inside a tag.
+            arguments += ["--tags", tags.compactMap { SESMessageTag(parsing: Substring($0))?.text }.joined(separator: ",")]
+        }
+        if let maxSendRate { arguments += ["--max-send-rate", maxSendRate] }
         if addReceivedHeader { arguments += ["--add-received-header", "true"] }
         return arguments
+    }
+}
+
+/// The SES APIs a message can go by, and the largest message each takes (the quotas page: 10 MB
+/// with v1, 40 MB with v2, after base64 — a raw message over 3/4 of it is refused by SES as too big).
+enum SESAPIVersion: String {
+    case v1, v2
+
+    var largestMessage: Int {
+        switch self {
+        case .v1: 10_485_760
+        case .v2: 41_943_040
+        }
     }
 }
 

@@ -10,6 +10,7 @@ CURLcode shim_curl_setopt_long(CURL *curl, CURLoption option, long value);
 CURLcode shim_curl_setopt_string(CURL *curl, CURLoption option, const char *value);
 CURLcode shim_curl_setopt_pointer(CURL *curl, CURLoption option, void *value);
 CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
+CURLcode shim_curl_setopt_header_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
 
 #endif

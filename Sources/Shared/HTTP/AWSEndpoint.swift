@@ -31,6 +31,13 @@ public struct AWSEndpoint: Equatable, Sendable {
         return AWSEndpoint(url: "https://\(host)/", hostHeader: host, path: "/")
     }
 
+    /// A REST resource below the endpoint: `relative` (no leading slash) joined to the endpoint's path.
+    public func appending(path relative: String) -> AWSEndpoint {
+        let joined = (path.hasSuffix("/") ? path : path + "/") + relative
+        let origin = url.dropLast(path.count)
+        return AWSEndpoint(url: origin + joined, hostHeader: hostHeader, path: joined)
+    }
+
     public static func parse(_ url: String) -> AWSEndpoint? {
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }

@@ -156,8 +156,18 @@ public enum SendFailureType: UInt8, CaseIterable, Sendable {
     case sesUnavailable
     case network
     case credentials
-    case configuration
     case unknown
+    case dailyQuota
+    case rateLimited
+    case tooManyRecipients
+    case invalidAddress
+    case accessDenied
+    case mailFromDomain
+    case configurationSet
+    case sendingPaused
+    case accountSuspended
+    case noAnswer
+    case noMessageID
 
     public var label: String {
         switch self {
@@ -168,8 +178,18 @@ public enum SendFailureType: UInt8, CaseIterable, Sendable {
         case .sesUnavailable: "ses_unavailable"
         case .network: "network"
         case .credentials: "credentials"
-        case .configuration: "configuration"
         case .unknown: "unknown"
+        case .dailyQuota: "daily_quota"
+        case .rateLimited: "rate_limited"
+        case .tooManyRecipients: "too_many_recipients"
+        case .invalidAddress: "invalid_address"
+        case .accessDenied: "access_denied"
+        case .mailFromDomain: "mail_from_domain"
+        case .configurationSet: "configuration_set"
+        case .sendingPaused: "sending_paused"
+        case .accountSuspended: "account_suspended"
+        case .noAnswer: "no_answer"
+        case .noMessageID: "no_message_id"
         }
     }
 }
@@ -181,6 +201,8 @@ public enum MetricEvent: Hashable, Sendable {
     case sesError
     case credentialRenewalSuccess
     case credentialRenewalError
+    /// One more SES attempt for a message after a failure SES certainly did not act on.
+    case sesRetry
 }
 
 /// Child → supervisor, one-way (requestID 0), over the control socketpair.
@@ -241,6 +263,7 @@ extension MetricEvent {
         case .sesError: (3, 0)
         case .credentialRenewalSuccess: (4, 0)
         case .credentialRenewalError: (5, 0)
+        case .sesRetry: (6, 0)
         }
     }
 
@@ -255,6 +278,7 @@ extension MetricEvent {
         case (3, 0): self = .sesError
         case (4, 0): self = .credentialRenewalSuccess
         case (5, 0): self = .credentialRenewalError
+        case (6, 0): self = .sesRetry
         default: throw IPCError(.invalidField, "metric \(wireID)/\(type)")
         }
     }

@@ -1,6 +1,5 @@
-/// A signed POST to an AWS query-protocol API (SES v1, STS): the form body with Host, Content-Type,
-/// X-Amz-Date, the session token when there is one, and the Authorization header. One place for the
-/// worker's SES requests and the agent's STS requests.
+/// Signed requests to AWS APIs: query protocol (SES v1, STS: a form POSTed to the endpoint) and REST
+/// (SESv2). One place for the worker's SES requests and the agent's STS requests.
 extension SigV4 {
     public static let formContentType = "application/x-www-form-urlencoded; charset=utf-8"
 
@@ -19,10 +18,30 @@ extension SigV4 {
         time: UTCTime,
         scope: Scope
     ) -> [(name: String, value: String)] {
-        var headers = queryHeaders(endpoint: endpoint, amzDate: time.amzDate)
+        signedHeaders(
+            method: "POST", endpoint: endpoint, contentType: formContentType, body: body, accessKeyID: accessKeyID,
+            signingKey: signingKey, sessionToken: sessionToken, time: time, scope: scope)
+    }
+
+    /// The headers of any request to `endpoint` (REST APIs such as SESv2 too): Host, Content-Type when
+    /// there is a body type, X-Amz-Date, the session token, Authorization.
+    public static func signedHeaders(
+        method: String,
+        endpoint: AWSEndpoint,
+        contentType: String?,
+        body: [UInt8],
+        accessKeyID: String,
+        signingKey: [UInt8],
+        sessionToken: String?,
+        time: UTCTime,
+        scope: Scope
+    ) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("Host", endpoint.hostHeader)]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        headers.append(("X-Amz-Date", time.amzDate))
         if let sessionToken { headers.append(("X-Amz-Security-Token", sessionToken)) }
         let authorization = SigV4.authorization(
-            for: SigV4.Request(method: "POST", path: endpoint.path, headers: headers, payloadSHA256: sha256Hex(body)),
+            for: SigV4.Request(method: method, path: endpoint.path, headers: headers, payloadSHA256: sha256Hex(body)),
             accessKeyID: accessKeyID, signingKey: signingKey, amzDate: time.amzDate, scope: scope)
         headers.append(("Authorization", authorization))
         return headers

@@ -1,0 +1,163 @@
+import Foundation
+import NIOCore
+import SMTPCore
+import Shared
+import Testing
+
+@testable import smtp_worker
+
+struct SESRequestTests {
+    static let envelope = Envelope(sender: "a+b@example.com", recipients: ["to@example.net", "bcc@example.org"])
+
+    static func text(_ request: SESSendRequest) -> String { String(decoding: request.body, as: UTF8.self) }
+
+    static func json(_ request: SESSendRequest) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
+    }
+
+    @Test func v1BodyCarriesTheEnvelopeAndConfigurationSet() throws {
+        var settings = SESSendSettings()
+        settings.configurationSetName = "set-1"
+        let request = try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: "hi"), settings: settings)
+        #expect(request.contentType == SigV4.formContentType)
+        #expect(
+            Self.text(request)
+                == "Action=SendRawEmail&Version=2010-12-01&Source=a%2Bb%40example.com"
+                + "&Destinations.member.1=to%40example.net&Destinations.member.2=bcc%40example.org"
+                + "&ConfigurationSetName=set-1&RawMessage.Data=aGk%3D")
+    }
+
+    @Test func v1BodyCarriesTagsAndARNs() throws {
+        var settings = SESSendSettings()
+        settings.tags = [SESMessageTag(name: "app", value: "cron")!, SESMessageTag(name: "env", value: "prod")!]
+        settings.sourceARN = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+        settings.fromARN = "arn:aws:ses:us-east-1:123456789012:identity/from.example.com"
+        settings.returnPathARN = "arn:aws:ses:us-east-1:123456789012:identity/bounce.example.com"
+        let body = Self.text(try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: "hi"), settings: settings))
+        #expect(body.contains("&Tags.member.1.Name=app&Tags.member.1.Value=cron&Tags.member.2.Name=env&Tags.member.2.Value=prod"))
+        #expect(body.contains("&SourceArn=arn%3Aaws%3Ases%3Aus-east-1%3A123456789012%3Aidentity%2Fexample.com"))
+        #expect(body.contains("&FromArn=arn%3Aaws%3Ases%3Aus-east-1%3A123456789012%3Aidentity%2Ffrom.example.com"))
+        #expect(body.contains("&ReturnPathArn=arn%3Aaws%3Ases%3Aus-east-1%3A123456789012%3Aidentity%2Fbounce.example.com"))
+    }
+
+    @Test func v1LeavesTheSESHeadersInTheMessage() throws {
+        let message = "X-SES-CONFIGURATION-SET: other\r\nSubject: s\r\n\r\nbody\r\n"
+        let body = Self.text(try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: message), settings: SESSendSettings()))
+        #expect(!body.contains("ConfigurationSetName"))
+        #expect(body.hasSuffix(Data(message.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "%3D").replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "/", with: "%2F")))
+    }
+
+    @Test func nullSenderSendsNoSource() throws {
+        for api in [SESSendSettings.API.v1, .v2] {
+            var settings = SESSendSettings()
+            settings.api = api
+            let body = Self.text(try SESSendRequest.make(envelope: Envelope(sender: "", recipients: ["t@e.f"]), message: ByteBuffer(), settings: settings))
+            #expect(!body.contains("Source=") && !body.contains("FromEmailAddress\""))
+        }
+    }
+
+    @Test func v2BodyIsJSONWithRawContentAndEveryRecipient() throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        settings.configurationSetName = "set-1"
+        settings.tags = [SESMessageTag(name: "app", value: "cron")!]
+        settings.sourceARN = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+        settings.returnPathARN = "arn:aws:ses:us-east-1:123456789012:identity/bounce.example.com"
+        let message = "Subject: \u{00e9}\r\n\r\n\u{0000}\u{00ff}+/body\r\n"
+        let request = try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: message), settings: settings)
+        #expect(request.contentType == "application/json")
+        let object = try Self.json(request)
+        let raw = try #require(((object["Content"] as? [String: Any])?["Raw"] as? [String: Any])?["Data"] as? String)
+        #expect(Data(base64Encoded: raw) == Data(message.utf8))
+        #expect((object["Destination"] as? [String: Any])?["ToAddresses"] as? [String] == ["to@example.net", "bcc@example.org"])
+        #expect(object["FromEmailAddress"] as? String == "a+b@example.com")
+        #expect(object["FromEmailAddressIdentityArn"] as? String == settings.sourceARN, "v2 has no SourceArn: the From identity stands in")
+        #expect(object["FeedbackForwardingEmailAddressIdentityArn"] as? String == settings.returnPathARN)
+        #expect(object["ConfigurationSetName"] as? String == "set-1")
+        #expect(object["EmailTags"] as? [[String: String]] == [["Name": "app", "Value": "cron"]])
+    }
+
+    @Test func v2EscapesQuotedLocalParts() throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        let envelope = Envelope(sender: #""a\"b"@example.com"#, recipients: ["\"x y\"@example.net"])
+        let object = try Self.json(try SESSendRequest.make(envelope: envelope, message: ByteBuffer(string: "x"), settings: settings))
+        #expect(object["FromEmailAddress"] as? String == #""a\"b"@example.com"#)
+        #expect((object["Destination"] as? [String: Any])?["ToAddresses"] as? [String] == ["\"x y\"@example.net"])
+    }
+
+    @Test func v2LiftsTheSESHeadersAndRemovesThem() throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        settings.configurationSetName = "default-set"
+        settings.tags = [SESMessageTag(name: "app", value: "cron")!, SESMessageTag(name: "env", value: "prod")!]
+        let message = "Received: from x\r\n\tby y\r\nX-SES-CONFIGURATION-SET: per-message\r\nSubject: s\r\n"
+            + "x-ses-message-tags: env=staging,\r\n campaign=42\r\nTo: t@example.net\r\n\r\nX-SES-MESSAGE-TAGS: body=stays\r\n"
+        let object = try Self.json(try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: message), settings: settings))
+        let raw = try #require(((object["Content"] as? [String: Any])?["Raw"] as? [String: Any])?["Data"] as? String)
+        #expect(
+            String(decoding: Data(base64Encoded: raw)!, as: UTF8.self)
+                == "Received: from x\r\n\tby y\r\nSubject: s\r\nTo: t@example.net\r\n\r\nX-SES-MESSAGE-TAGS: body=stays\r\n")
+        #expect(object["ConfigurationSetName"] as? String == "per-message")
+        #expect(
+            object["EmailTags"] as? [[String: String]]
+                == [["Name": "app", "Value": "cron"], ["Name": "env", "Value": "staging"], ["Name": "campaign", "Value": "42"]])
+    }
+
+    @Test(arguments: [
+        "X-SES-MESSAGE-TAGS: a=b;c\r\n\r\n",
+        "X-SES-MESSAGE-TAGS: a\r\n\r\n",
+        "X-SES-CONFIGURATION-SET: two words\r\n\r\n",
+        "X-SES-CONFIGURATION-SET: a\r\nX-SES-CONFIGURATION-SET: b\r\n\r\n",
+    ])
+    func v2RefusesHeadersItCannotHonour(_ message: String) throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        #expect(throws: LiftedSESHeaders.Problem.self) {
+            try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: message), settings: settings)
+        }
+        let failure = SESFailure.unliftableHeader(LiftedSESHeaders.Problem(field: "X-SES-MESSAGE-TAGS", detail: "a;c\r\n"))
+        #expect(failure.disposition.reply.code == 554)
+        #expect(!failure.disposition.reply.wireText.contains("a;c"), "the header's value stays out of the reply")
+    }
+
+    @Test func headerSectionEndsAtTheEmptyLineOrAtTheFirstNonHeaderLine() {
+        #expect(HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nB : 2\n\nC: 3\r\n")).map(\.name) == ["a", "b"])
+        #expect(HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nnot a header\r\nC: 3\r\n")).map(\.name) == ["a"])
+        #expect(HeaderSection.fields(of: ByteBuffer(string: "")).isEmpty)
+    }
+
+    @Test(arguments: 0..<64)
+    func base64MatchesFoundationForEveryLengthAndByte(_ length: Int) {
+        let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + 251) }
+        var form: [UInt8] = []
+        var plain: [UInt8] = []
+        bytes.withUnsafeBytes {
+            Base64.append(&form, $0, formEncoded: true)
+            Base64.append(&plain, $0, formEncoded: false)
+        }
+        let expected = Data(bytes).base64EncodedString()
+        #expect(String(decoding: plain, as: UTF8.self) == expected)
+        #expect(
+            String(decoding: form, as: UTF8.self)
+                == expected.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "/", with: "%2F")
+                .replacingOccurrences(of: "=", with: "%3D"))
+    }
+
+    @Test func jsonStringEscapesEveryControlCharacter() throws {
+        let text = String(decoding: (0..<0x80).map { UInt8($0) }, as: UTF8.self) + "\u{00e9}\u{1F600}"
+        var out: [UInt8] = []
+        JSONString.append(&out, text)
+        #expect(try JSONSerialization.jsonObject(with: Data(out), options: .fragmentsAllowed) as? String == text)
+    }
+
+    @Test func endpointsFollowTheSDKVariables() throws {
+        let all = ["AWS_ENDPOINT_URL": "http://general:1", "AWS_ENDPOINT_URL_SES": "http://ses:2", "AWS_ENDPOINT_URL_SESV2": "http://v2:3/base"]
+        #expect(try AWSEndpoint.ses(api: .v1, environment: all, region: "us-east-1").hostHeader == "ses:2")
+        let v2 = try AWSEndpoint.ses(api: .v2, environment: all, region: "us-east-1").appending(path: "v2/email/outbound-emails")
+        #expect(v2.url == "http://v2:3/base/v2/email/outbound-emails" && v2.path == "/base/v2/email/outbound-emails")
+        #expect(try AWSEndpoint.ses(api: .v2, environment: ["AWS_ENDPOINT_URL": "http://g:1"], region: "x").url == "http://g:1/")
+        let regional = try AWSEndpoint.ses(api: .v2, environment: [:], region: "eu-central-1").appending(path: "v2/email/account")
+        #expect(regional.url == "https://email.eu-central-1.amazonaws.com/v2/email/account")
+    }
+}
