@@ -32,7 +32,7 @@ def setup(endpoint, senders):
         PolicyName="send",
         PolicyDocument=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:GetSendQuota", "sts:AssumeRole",
+            "Statement": [{"Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:SendEmail", "ses:GetSendQuota", "ses:GetAccount", "sts:AssumeRole",
                                                            "sts:GetCallerIdentity", "sts:GetSessionToken",
                                                            "sts:AssumeRoleWithWebIdentity"],
                            "Resource": "*"}],
@@ -75,13 +75,23 @@ def recorded_requests(recording):
         body = entry.get("body") or ""
         raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
         form = urllib.parse.parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
-        requests.append({"headers": entry.get("headers", {}), "form": form})
+        requests.append({"headers": entry.get("headers", {}), "form": form, "url": entry.get("url", ""), "body": raw})
     return requests
 
 
 def send_raw_email_forms(recording):
     """Every SendRawEmail request in a moto recording, as parsed form fields."""
     return [r["form"] for r in recorded_requests(recording) if r["form"].get("Action") == ["SendRawEmail"]]
+
+
+def send_email_requests(recording):
+    """Every SESv2 SendEmail request in a moto recording, as its parsed JSON body."""
+    return [json.loads(r["body"]) for r in recorded_requests(recording)
+            if urllib.parse.urlsplit(r["url"]).path.endswith("/v2/email/outbound-emails")]
+
+
+def v2_raw_message(request):
+    return base64.b64decode(request["Content"]["Raw"]["Data"])
 
 
 def raw_message(form):

@@ -2,7 +2,7 @@
 /// the unit file later does not leak by default. The worker never gets VAULT_* or AWS secrets.
 enum ChildEnvironment {
     static let worker: Set<String> = [
-        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES", "AWS_CA_BUNDLE", "TZ",
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES", "AWS_ENDPOINT_URL_SESV2", "AWS_CA_BUNDLE", "TZ",
     ]
 
     static let agent: Set<String> = [

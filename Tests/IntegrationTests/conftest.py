@@ -82,6 +82,15 @@ class Moto:
                 return key_id, "x-amz-security-token" in headers
         raise AssertionError(f"no SendRawEmail with {marker!r}")
 
+    def v2_requests_containing(self, marker):
+        """Every SESv2 SendEmail body (parsed JSON) whose raw message contains `marker` (bytes)."""
+        return [r for r in ses_emulator.send_email_requests(self.recording) if marker in ses_emulator.v2_raw_message(r)]
+
+    def stored(self, marker):
+        """How many sends carrying `marker` moto received, by either API (each one it accepted is
+        stored once: moto answers every signed, verified send with a MessageId)."""
+        return len(self.forms_containing(marker)) + len(self.v2_requests_containing(marker))
+
     def form_containing(self, marker):
         """The one SendRawEmail form whose raw message contains `marker`."""
         found = self.forms_containing(marker)
@@ -90,6 +99,7 @@ class Moto:
 
 
 raw_message = ses_emulator.raw_message
+v2_raw_message = ses_emulator.v2_raw_message
 destinations = ses_emulator.destinations
 
 

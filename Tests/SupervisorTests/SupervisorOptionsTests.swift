@@ -39,6 +39,19 @@ struct SupervisorOptionsTests {
         (["localhost:99999"], "listen address"),
         (["--configuration-set-name=a b"], "--configuration-set-name"),
         (["--log-level=loud"], "--log-level"),
+        (["--ses-api=v3"], "--ses-api"),
+        (["--source-arn=arn:aws:iam::123456789012:role/x"], "--source-arn"),
+        (["--from-arn=arn:aws:ses:us-east-1:1234:identity/x"], "--from-arn"),
+        (["--return-path-arn=identity/x"], "--return-path-arn"),
+        (["--tag=a"], "--tag a"),
+        (["--tag=a=b c"], "--tag a=b c"),
+        (["--tag=a=b,c=d"], "--tag a=b,c=d"),
+        (["--tag=a=b", "--tag=a=c"], "given twice"),
+        (["--max-send-rate=0"], "--max-send-rate"),
+        (["--max-send-rate=fast"], "--max-send-rate"),
+        (["--ses-timeout=1"], "--ses-timeout"),
+        (["--max-message-size=20000000"], "--max-message-size 20000000: must be from 1024 to 10485760"),
+        (["--ses-api=v2", "--max-message-size=50000000"], "to 41943040"),
     ])
     func badCommandLineIsRefusedNamingTheFlag(_ arguments: [String], _ named: String) {
         #expect {
@@ -55,6 +68,20 @@ struct SupervisorOptionsTests {
             "--cross-account-external-id", "x-1",
         ])
         #expect(!options.workerArguments.contains { $0.contains("cross-account") })
+    }
+
+    @Test func sesSettingsGoToTheWorker() throws {
+        let arn = "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
+        let options = try SupervisorOptions.parse([
+            "--ses-api=v2", "--tag=app=cron", "--tag", "env=prod", "--source-arn=\(arn)", "--max-send-rate=auto", "--ses-timeout=12",
+        ])
+        let arguments = options.workerArguments
+        func value(_ name: String) -> String? { arguments.firstIndex(of: name).map { arguments[$0 + 1] } }
+        #expect(value("--ses-api") == "v2" && value("--max-message-size") == "41943040", "v2 raises the default size")
+        #expect(value("--tags") == "app=cron,env=prod")
+        #expect(value("--source-arn") == arn && value("--from-arn") == nil)
+        #expect(value("--max-send-rate") == "auto" && value("--ses-timeout") == "12")
+        #expect(try SupervisorOptions.parse([]).workerArguments.contains("10485760"), "v1 keeps the original's default")
     }
 
     @Test func vaultPathGoesToTheAgentBelowV1() throws {
