@@ -65,46 +65,53 @@ final class SESRelay: Sendable {
         case .after(let wait):
             turn = wait
         }
-        let client = self.client
-        return threadPool.runIfActive(eventLoop: eventLoop) { client.prepare(envelope: envelope, message: message) }
-            .flatMap { prepared -> EventLoopFuture<Outcome> in
-                switch prepared {
-                case .failure(let failure):
-                    return eventLoop.makeSucceededFuture(Outcome(result: .failure(failure), attempts: 0))
-                case .success(let request):
-                    return eventLoop.scheduleTask(deadline: started + turn) {}.futureResult.flatMap {
-                        self.attempt(1, request, deadline: deadline, on: eventLoop)
-                    }
-                }
+        let attempts: EventLoopFuture<Outcome>
+        if turn == .zero {
+            attempts = attempt(1, envelope, message, prepared: nil, deadline: deadline, on: eventLoop)
+        } else {
+            attempts = eventLoop.scheduleTask(deadline: started + turn) {}.futureResult.flatMap {
+                self.attempt(1, envelope, message, prepared: nil, deadline: deadline, on: eventLoop)
             }
-            .flatMapErrorThrowing { error in
-                Outcome(result: .failure(.credentialsUnavailable("thread pool: \(error)")), attempts: 0)
-            }
-            .map(finish)
+        }
+        return attempts.map(finish)
     }
 
-    private func attempt(_ number: Int, _ request: SESSendRequest, deadline: NIODeadline, on eventLoop: EventLoop) -> EventLoopFuture<Outcome> {
+    /// The first attempt builds the request on the pool thread that sends it (one hop per message);
+    /// retries reuse it.
+    private func attempt(
+        _ number: Int,
+        _ envelope: Envelope,
+        _ message: ByteBuffer,
+        prepared: SESSendRequest?,
+        deadline: NIODeadline,
+        on eventLoop: EventLoop
+    ) -> EventLoopFuture<Outcome> {
         let now = Int64(time(nil))
         let client = self.client
         return credentials.credentials(now: now, on: eventLoop)
             .flatMap { credentials in
-                self.threadPool.runIfActive(eventLoop: eventLoop) {
+                self.threadPool.runIfActive(eventLoop: eventLoop) { () -> (SESSendRequest?, Result<SESClient.Accepted, SESFailure>) in
+                    let request: SESSendRequest
+                    switch prepared.map({ .success($0) }) ?? client.prepare(envelope: envelope, message: message) {
+                    case .success(let made): request = made
+                    case .failure(let failure): return (nil, .failure(failure))
+                    }
                     let remaining = (deadline - NIODeadline.now()).nanoseconds / 1_000_000
                     guard remaining > 0 else {
-                        return .failure(.transport(code: "deadline", requestSent: false, detail: "--ses-timeout passed before the request was sent"))
+                        return (request, .failure(.transport(code: "deadline", requestSent: false, detail: "--ses-timeout passed before the request was sent")))
                     }
-                    return client.send(request, credentials: credentials, now: now, timeoutMilliseconds: Int(remaining))
+                    return (request, client.send(request, credentials: credentials, now: now, timeoutMilliseconds: Int(remaining)))
                 }
             }
-            .flatMapErrorThrowing { error -> Result<SESClient.Accepted, SESFailure> in
-                .failure(error as? SESFailure ?? .credentialsUnavailable("\(error)"))
+            .flatMapErrorThrowing { error -> (SESSendRequest?, Result<SESClient.Accepted, SESFailure>) in
+                (prepared, .failure(error as? SESFailure ?? .credentialsUnavailable("\(error)")))
             }
-            .flatMap { result in
+            .flatMap { request, result in
                 guard case .failure(let failure) = result else {
                     return eventLoop.makeSucceededFuture(Outcome(result: result, attempts: number))
                 }
                 if failure.isSESAnswer { self.control.count(.sesError) }
-                guard number < Self.maxAttempts, let base = failure.retryBase else {
+                guard number < Self.maxAttempts, let base = failure.retryBase, let request else {
                     return eventLoop.makeSucceededFuture(Outcome(result: result, attempts: number))
                 }
                 let delay = Self.backoff(base: base, attempt: number)
@@ -116,7 +123,7 @@ final class SESRelay: Sendable {
                     "SES attempt failed, trying again",
                     metadata: ["attempt": "\(number)", "delay_ms": "\(delay.nanoseconds / 1_000_000)", "failure": "\(failure)"])
                 return eventLoop.scheduleTask(in: delay) {}.futureResult.flatMap {
-                    self.attempt(number + 1, request, deadline: deadline, on: eventLoop)
+                    self.attempt(number + 1, envelope, message, prepared: request, deadline: deadline, on: eventLoop)
                 }
             }
     }

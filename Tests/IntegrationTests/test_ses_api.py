@@ -324,9 +324,8 @@ def test_connection_refused_is_retried(moto, start_proxy):
 
 
 def test_auto_rate_that_cannot_be_read_stops_the_start(moto, start_proxy):
-    # GetAccount is not in moto: the worker must not start sending without a limit.
+    # GetAccount is not in moto (404): the relay must not start sending without its limit.
     proxy = start_proxy(v2_environment(moto), "--ses-api=v2", "--max-send-rate=auto", wait=False)
-    from conftest import wait_until
-    wait_until(lambda: "cannot read the account's sending rate" in proxy.log, 20, "the worker to name the failure")
-    assert "--max-send-rate auto" in proxy.log
-    assert proxy.health()[0] == 503
+    assert proxy.process.wait(30) != 0
+    assert "--max-send-rate auto: cannot read the account's sending rate: GetAccount" in proxy.log
+    assert "failed before the relay could start" in proxy.log
