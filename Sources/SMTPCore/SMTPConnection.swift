@@ -11,6 +11,8 @@ package struct SMTPConnection {
         /// reads no further input, so pipelined commands wait in order.
         case relay(Envelope, message: ByteBuffer)
         case close
+        /// A sender or recipient was refused by `--allow-sender` / `--deny-recipient` (for metrics).
+        case refusedByPolicy(PolicyRefusal)
     }
 
     private var session: SMTPSession
@@ -22,8 +24,8 @@ package struct SMTPConnection {
     package private(set) var isRelaying = false
     package private(set) var isClosed = false
 
-    package init(limits: SMTPLimits, hostname: String) {
-        session = SMTPSession(limits: limits, hostname: hostname)
+    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy()) {
+        session = SMTPSession(limits: limits, hostname: hostname, policy: policy)
         framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine, maxDiscardedLine: limits.maxDiscardedLine)
     }
 
@@ -116,6 +118,8 @@ package struct SMTPConnection {
             case .close:
                 isClosed = true
                 actions.append(.close)
+            case .refusedByPolicy(let refusal):
+                actions.append(.refusedByPolicy(refusal))
             }
         }
         return actions

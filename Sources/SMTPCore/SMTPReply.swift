@@ -69,6 +69,9 @@ package struct SMTPReply: Equatable, Sendable {
     package static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, try again later")
     package static let localError = SMTPReply(451, "4.3.0", "Local error in processing; try again later")
     package static let tooManyConnections = SMTPReply(421, "4.7.0", "Too many connections, try again later")
+    package static let clientNotAllowed = SMTPReply(554, "5.7.1", "Your address may not use this relay")
+    package static let senderNotAllowed = SMTPReply(550, "5.7.1", "Sender address not allowed by this relay")
+    package static let recipientNotAllowed = SMTPReply(550, "5.7.1", "Recipient address not allowed by this relay")
     package static let mixedDataAndBDAT = SMTPReply(503, "5.5.1", "DATA and BDAT cannot be mixed in one message")
 
     package static func chunkReceived(_ octets: Int) -> SMTPReply { SMTPReply(250, "2.0.0", "\(octets) octets received") }

@@ -22,10 +22,12 @@ package struct SMTPSession {
     private var draining = false
     package let limits: SMTPLimits
     package let hostname: String
+    package let policy: SMTPPolicy
 
-    package init(limits: SMTPLimits, hostname: String) {
+    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy()) {
         self.limits = limits
         self.hostname = hostname
+        self.policy = policy
     }
 
     package mutating func start() -> [SessionAction] {
@@ -69,6 +71,9 @@ package struct SMTPSession {
             if let size = parameters.declaredSize, size > limits.maxMessageSize {
                 return error(.messageTooLarge)
             }
+            guard policy.allows(sender: parameters.sender) else {
+                return [.refusedByPolicy(.sender)] + error(.senderNotAllowed)
+            }
             state = .mail(Envelope(sender: parameters.sender))
             return [.reply(.senderOK)]
         case (.mail, .mail), (.bdat, .mail):
@@ -77,6 +82,9 @@ package struct SMTPSession {
             return error(.needMail)
         case (.mail(var envelope), .rcpt(let recipient)):
             guard envelope.recipients.count < limits.maxRecipients else { return error(.tooManyRecipients) }
+            guard policy.allows(recipient: recipient) else {
+                return [.refusedByPolicy(.recipient)] + error(.recipientNotAllowed)
+            }
             envelope.recipients.append(recipient)
             state = .mail(envelope)
             return [.reply(.recipientOK)]
@@ -232,4 +240,6 @@ package enum SessionAction: Equatable {
     /// Hand the received message to SES; answer with `relayFinished`.
     case relay(Envelope)
     case close
+    /// Count a refusal by policy; the reply follows as its own action.
+    case refusedByPolicy(PolicyRefusal)
 }

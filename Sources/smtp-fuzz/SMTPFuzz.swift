@@ -9,13 +9,17 @@ import SMTPCore
 import Glibc
 #endif
 
+/// Senders must start with a–m, recipients must not contain x: both refusal paths are reachable.
+private let policy = SMTPPolicy(
+    allowedSenders: try! AddressPattern("^[a-m]"), deniedRecipients: try! AddressPattern("x"))
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input, size > 0 else { return 0 }
     var limits = SMTPLimits()
     limits.maxMessageSize = 4096
     limits.maxRecipients = 5
-    var connection = SMTPConnection(limits: limits, hostname: "fuzz")
+    var connection = SMTPConnection(limits: limits, hostname: "fuzz", policy: policy)
     var relays = 0
     var pending = connection.start()
     let stride = Int(data[0] % 64) + 1
@@ -47,7 +51,9 @@ private func check(_ action: SMTPConnection.Action) {
     case .relay(let envelope, let message):
         precondition(!envelope.recipients.isEmpty && envelope.recipients.count <= 5, "recipients \(envelope.recipients.count)")
         precondition(message.readableBytes <= 4096, "message over the limit was relayed")
-    case .close:
+        precondition(policy.allows(sender: envelope.sender), "a refused sender was relayed")
+        precondition(envelope.recipients.allSatisfy(policy.allows(recipient:)), "a denied recipient was relayed")
+    case .close, .refusedByPolicy:
         break
     }
 }

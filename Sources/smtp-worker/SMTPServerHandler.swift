@@ -14,13 +14,23 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     private var connection: SMTPConnection
     private let relay: SESRelay
+    private let control: ControlClient
     private let trace: ReceivedHeader?
     private let sessionID: String
     private var logger: Logger
 
-    init(limits: SMTPLimits, hostname: String, relay: SESRelay, trace: ReceivedHeader?, logger: Logger) {
-        self.connection = SMTPConnection(limits: limits, hostname: hostname)
+    init(
+        limits: SMTPLimits,
+        hostname: String,
+        policy: SMTPPolicy,
+        relay: SESRelay,
+        control: ControlClient,
+        trace: ReceivedHeader?,
+        logger: Logger
+    ) {
+        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy)
         self.relay = relay
+        self.control = control
         self.trace = trace
         self.sessionID = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.logger = logger
@@ -64,6 +74,9 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
                 }
+            case .refusedByPolicy(let refusal):
+                control.count(.policyRefusal(refusal == .sender ? .sender : .recipient))
+                logger.info("refused by policy", metadata: ["refused": "\(refusal)"])
             }
         }
         context.flush()

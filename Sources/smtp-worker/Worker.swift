@@ -18,7 +18,7 @@ struct Worker {
     static let allowedOptions: Set<String> = [
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
         "max-connections-per-ip", "add-received-header", "shutdown-timeout", "ses-api", "source-arn", "from-arn",
-        "return-path-arn", "tags", "max-send-rate", "ses-timeout",
+        "return-path-arn", "tags", "max-send-rate", "ses-timeout", "allow-from", "allow-sender", "deny-recipient",
     ]
 
     let options: ChildOptions
@@ -69,13 +69,19 @@ struct Worker {
         let relay = SESRelay(
             client: client, credentials: provider, threadPool: threadPool, control: control, limiter: limiter,
             timeout: .seconds(Int64(settings.sesTimeoutSeconds)), logger: logger)
-        let (limits, hostname, trace) = (settings.limits, settings.hostname, settings.trace)
+        let (limits, hostname, trace, policy, allowList) = (settings.limits, settings.hostname, settings.trace, settings.policy, settings.allowList)
         let connections = ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer)
         let refusal = SMTPReply.tooManyConnections.wireText
+        let clientRefusal = SMTPReply.clientNotAllowed.wireText
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let allowList, !allowList.allows(channel.remoteAddress) {
+                        control.count(.policyRefusal(.client))
+                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: clientRefusal))
+                        return
+                    }
                     guard connections.admit(channel) else {
                         try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: refusal))
                         return
@@ -84,7 +90,9 @@ struct Worker {
                         IdleStateHandler(readTimeout: .seconds(limits.idleTimeoutSeconds))
                     )
                     try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(limits: limits, hostname: hostname, relay: relay, trace: trace, logger: logger)
+                        SMTPServerHandler(
+                            limits: limits, hostname: hostname, policy: policy, relay: relay, control: control, trace: trace,
+                            logger: logger)
                     )
                 }
             }
@@ -165,6 +173,9 @@ struct WorkerSettings {
     var ses = SESSendSettings()
     var sendRate = SendRate.unlimited
     var sesTimeoutSeconds = 30
+    var policy = SMTPPolicy()
+    /// `--allow-from`; nil: every client.
+    var allowList: ClientAllowList?
 
     enum SendRate: Equatable {
         case unlimited
@@ -197,6 +208,21 @@ struct WorkerSettings {
         if let tags = options["tags"] {
             guard let parsed = SESMessageTag.parseList(tags) else { throw WorkerError(description: "--tags \(tags): not name=value,…") }
             ses.tags = parsed
+        }
+        if let text = options["allow-from"] {
+            do {
+                allowList = try ClientAllowList(parsing: text)
+            } catch {
+                throw WorkerError(description: "--allow-from \(text): \(error)")
+            }
+        }
+        for (name, keyPath) in [("allow-sender", \SMTPPolicy.allowedSenders), ("deny-recipient", \SMTPPolicy.deniedRecipients)] {
+            guard let source = options[name] else { continue }
+            do {
+                policy[keyPath: keyPath] = try AddressPattern(source)
+            } catch {
+                throw WorkerError(description: "--\(name) \(source): not a regular expression: \(error)")
+            }
         }
         switch options["max-send-rate"] {
         case nil: break

@@ -12,6 +12,11 @@ struct ListenAddress: Equatable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Reachable from this host only: 127.0.0.0/8, ::1, localhost. An empty host is every address.
+    var isLoopback: Bool {
+        host == "localhost" || host == "::1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
+    }
+
     init(parsing text: String) throws(Problem) {
         guard let colon = text.lastIndex(of: ":") else { throw Problem(description: "expected host:port") }
         var host = String(text[..<colon])

@@ -30,6 +30,11 @@ enum Listeners {
                 description: "cannot listen on \(options.listenAddress): \(String(cString: strerror(-fd)))")
         }
         logger.notice("accepting SMTP", metadata: ["address": "\(ListenAddress(host: address.host, port: Int(shim_local_port(fd))))"])
+        if !address.isLoopback, options.allowFrom == nil {
+            logger.warning(
+                "OPEN RELAY: SMTP is accepted from any client that can reach \(options.listenAddress) and is sent as this account's SES identity; restrict it with --allow-from CIDR or a firewall",
+                metadata: ["address": "\(options.listenAddress)"])
+        }
         return fd
     }
 

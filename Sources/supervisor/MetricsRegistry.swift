@@ -11,6 +11,7 @@ final class MetricsRegistry: Sendable {
     private let renewalError: Counter
     private let sesRetry: Counter
     private let sendFailure: [SendFailureType: Counter]
+    private let policyRefusal: [PolicyRefusalReason: Counter]
 
     init() {
         sendSuccess = registry.makeCounter(name: "smtpd_email_send_success_total", help: "Messages SES accepted")
@@ -27,6 +28,13 @@ final class MetricsRegistry: Sendable {
                 name: "smtpd_email_send_fail_total", labels: [("type", type.label)], help: "Messages not relayed")
         }
         sendFailure = failures
+        var refusals: [PolicyRefusalReason: Counter] = [:]
+        for reason in PolicyRefusalReason.allCases {
+            refusals[reason] = registry.makeCounter(
+                name: "smtpd_policy_refusal_total", labels: [("reason", reason.label)],
+                help: "Clients, senders and recipients refused by --allow-from, --allow-sender, --deny-recipient")
+        }
+        policyRefusal = refusals
     }
 
     func record(_ event: MetricEvent, delta: UInt32) {
@@ -38,6 +46,7 @@ final class MetricsRegistry: Sendable {
         case .credentialRenewalSuccess: renewalSuccess.increment(by: amount)
         case .credentialRenewalError: renewalError.increment(by: amount)
         case .sesRetry: sesRetry.increment(by: amount)
+        case .policyRefusal(let reason): policyRefusal[reason]?.increment(by: amount)
         }
     }
 

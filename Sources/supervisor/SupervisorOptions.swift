@@ -83,6 +83,15 @@ struct SupervisorOptions: ParsableArguments {
     @Flag(name: goStyle("add-received-header"), help: "Prepend an RFC 5321 Received: trace header to every message.")
     var addReceivedHeader = false
 
+    @Option(name: goStyle("allow-from"), help: "Client addresses served, CIDR[,CIDR…] (IPv4 and IPv6); others get 554 5.7.1. Default: every client.")
+    var allowFrom: String?
+
+    @Option(name: goStyle("allow-sender"), help: "Regular expression a MAIL FROM address must match (searched, anchor with ^…$); others get 550 5.7.1.")
+    var allowSender: String?
+
+    @Option(name: goStyle("deny-recipient"), help: "Regular expression of RCPT TO addresses refused with 550 5.7.1.")
+    var denyRecipient: String?
+
     @Option(name: goStyle("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -131,6 +140,21 @@ struct SupervisorOptions: ParsableArguments {
                 throw ValidationError("--tag \(tag): expected NAME=VALUE, each 1 to 256 letters, digits, '_' or '-'")
             }
             guard names.insert(parsed.name).inserted else { throw ValidationError("--tag \(tag): tag \(parsed.name) given twice") }
+        }
+        if let allowFrom {
+            do {
+                _ = try ClientAllowList(parsing: allowFrom)
+            } catch {
+                throw ValidationError("--allow-from \(allowFrom): \(error)")
+            }
+        }
+        for (flag, pattern) in [("--allow-sender", allowSender), ("--deny-recipient", denyRecipient)] {
+            guard let pattern else { continue }
+            do {
+                _ = try Regex(pattern)
+            } catch {
+                throw ValidationError("\(flag) \(pattern): not a regular expression: \(error)")
+            }
         }
         if let rate = maxSendRate, rate != "auto" {
             guard let value = Double(rate), value.isFinite, value > 0, value <= 1_000_000 else {
@@ -230,6 +254,9 @@ struct SupervisorOptions: ParsableArguments {
             arguments += ["--tags", tags.compactMap { SESMessageTag(parsing: Substring($0))?.text }.joined(separator: ",")]
         }
         if let maxSendRate { arguments += ["--max-send-rate", maxSendRate] }
+        if let allowFrom { arguments += ["--allow-from", allowFrom] }
+        if let allowSender { arguments += ["--allow-sender", allowSender] }
+        if let denyRecipient { arguments += ["--deny-recipient", denyRecipient] }
         if addReceivedHeader { arguments += ["--add-received-header", "true"] }
         return arguments
     }

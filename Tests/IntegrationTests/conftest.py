@@ -246,13 +246,13 @@ def proxy_environment(moto, **overrides):
 def start_proxy(tmp_path):
     started = []
 
-    def start(env, *flags, wait=True, smtp_port=None):
+    def start(env, *flags, wait=True, smtp_port=None, listen_host="127.0.0.1"):
         smtp_port, http_port = smtp_port or free_port(), free_port()
         log_path = tmp_path / f"proxy-{len(started)}.log"
         log = open(log_path, "wb")
         process = subprocess.Popen(
             [str(PROXY), "--enable-health-check", f"--health-check-bind=127.0.0.1:{http_port}",
-             "--enable-prometheus", f"--prometheus-bind=127.0.0.1:{http_port}", *flags, f"127.0.0.1:{smtp_port}"],
+             "--enable-prometheus", f"--prometheus-bind=127.0.0.1:{http_port}", *flags, f"{listen_host}:{smtp_port}"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         proxy = Proxy(process, smtp_port, http_port, log_path)

@@ -194,6 +194,22 @@ public enum SendFailureType: UInt8, CaseIterable, Sendable {
     }
 }
 
+/// Why the worker refused a client, a sender or a recipient: the `reason` label of
+/// `smtpd_policy_refusal_total`.
+public enum PolicyRefusalReason: UInt8, CaseIterable, Sendable {
+    case client = 1
+    case sender
+    case recipient
+
+    public var label: String {
+        switch self {
+        case .client: "client"
+        case .sender: "sender"
+        case .recipient: "recipient"
+        }
+    }
+}
+
 /// A counter a child increments; the supervisor owns the registry and the Go original's metric names.
 public enum MetricEvent: Hashable, Sendable {
     case sendSuccess
@@ -203,6 +219,7 @@ public enum MetricEvent: Hashable, Sendable {
     case credentialRenewalError
     /// One more SES attempt for a message after a failure SES certainly did not act on.
     case sesRetry
+    case policyRefusal(PolicyRefusalReason)
 }
 
 /// Child → supervisor, one-way (requestID 0), over the control socketpair.
@@ -264,6 +281,7 @@ extension MetricEvent {
         case .credentialRenewalSuccess: (4, 0)
         case .credentialRenewalError: (5, 0)
         case .sesRetry: (6, 0)
+        case .policyRefusal(let reason): (7, reason.rawValue)
         }
     }
 
@@ -279,6 +297,11 @@ extension MetricEvent {
         case (4, 0): self = .credentialRenewalSuccess
         case (5, 0): self = .credentialRenewalError
         case (6, 0): self = .sesRetry
+        case (7, _):
+            guard let reason = PolicyRefusalReason(rawValue: type) else {
+                throw IPCError(.invalidField, "policy refusal reason \(type)")
+            }
+            self = .policyRefusal(reason)
         default: throw IPCError(.invalidField, "metric \(wireID)/\(type)")
         }
     }
