@@ -13,6 +13,8 @@ package enum SMTPCommand: Equatable, Sendable {
     case quit
     case vrfy
     case help
+    /// RFC 3207.
+    case startTLS
     case notImplemented
     case unknown
     case invalid(SMTPReply)
@@ -60,7 +62,9 @@ package enum SMTPCommand: Equatable, Sendable {
             return .vrfy
         case "HELP":
             return .help
-        case "EXPN", "TURN", "ETRN", "STARTTLS", "AUTH", "ATRN":
+        case "STARTTLS":
+            return argument.isEmpty ? .startTLS : .invalid(.syntaxError)
+        case "EXPN", "TURN", "ETRN", "AUTH", "ATRN":
             return .notImplemented
         default:
             return .unknown

@@ -13,6 +13,8 @@ package struct SMTPConnection {
         case close
         /// A sender or recipient was refused by `--allow-sender` / `--deny-recipient` (for metrics).
         case refusedByPolicy(PolicyRefusal)
+        /// Flush what came before, then put TLS under the session: the next bytes are a handshake.
+        case startTLS
     }
 
     private var session: SMTPSession
@@ -24,14 +26,15 @@ package struct SMTPConnection {
     package private(set) var isRelaying = false
     package private(set) var isClosed = false
 
-    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy()) {
-        session = SMTPSession(limits: limits, hostname: hostname, policy: policy)
+    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy(), tls: TLSOffer = TLSOffer()) {
+        session = SMTPSession(limits: limits, hostname: hostname, policy: policy, tls: tls)
         framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine, maxDiscardedLine: limits.maxDiscardedLine)
     }
 
     package var limits: SMTPLimits { session.limits }
     package var clientName: String? { session.clientName }
     package var saidEHLO: Bool { session.saidEHLO }
+    package var isTLS: Bool { session.isTLS }
 
     package mutating func start() -> [Action] { carryOut(session.start()) }
 
@@ -120,6 +123,11 @@ package struct SMTPConnection {
                 actions.append(.close)
             case .refusedByPolicy(let refusal):
                 actions.append(.refusedByPolicy(refusal))
+            case .startTLS:
+                // Whatever the client pipelined after STARTTLS came in clear and must not be taken
+                // for commands of the protected session.
+                input.clear()
+                actions.append(.startTLS)
             }
         }
         return actions

@@ -28,11 +28,12 @@ package struct SMTPReply: Equatable, Sendable {
 
     package static func greeting(hostname: String) -> SMTPReply { SMTPReply(220, nil, "\(hostname) ESMTP ses-smtpd-proxy") }
 
-    package static func ehlo(hostname: String, limits: SMTPLimits) -> SMTPReply {
+    package static func ehlo(hostname: String, limits: SMTPLimits, offersStartTLS: Bool = false) -> SMTPReply {
         // No SMTPUTF8: SES does not support it. No DSN: SES produces its own bounces.
         SMTPReply(
             code: 250,
             lines: [hostname, "PIPELINING", "SIZE \(limits.maxMessageSize)", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING"]
+                + (offersStartTLS ? ["STARTTLS"] : [])
         )
     }
 
@@ -69,6 +70,10 @@ package struct SMTPReply: Equatable, Sendable {
     package static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, try again later")
     package static let localError = SMTPReply(451, "4.3.0", "Local error in processing; try again later")
     package static let tooManyConnections = SMTPReply(421, "4.7.0", "Too many connections, try again later")
+    package static let readyForTLS = SMTPReply(220, "2.0.0", "Ready to start TLS")
+    package static let alreadyTLS = SMTPReply(503, "5.5.1", "TLS already active")
+    package static let tlsDuringTransaction = SMTPReply(503, "5.5.1", "STARTTLS is not allowed during a mail transaction")
+    package static let tlsRequired = SMTPReply(530, "5.7.0", "Must issue a STARTTLS command first")
     package static let clientNotAllowed = SMTPReply(554, "5.7.1", "Your address may not use this relay")
     package static let senderNotAllowed = SMTPReply(550, "5.7.1", "Sender address not allowed by this relay")
     package static let recipientNotAllowed = SMTPReply(550, "5.7.1", "Recipient address not allowed by this relay")

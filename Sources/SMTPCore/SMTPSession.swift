@@ -23,11 +23,16 @@ package struct SMTPSession {
     package let limits: SMTPLimits
     package let hostname: String
     package let policy: SMTPPolicy
+    package let tls: TLSOffer
+    /// The session runs over TLS: from the start (implicit TLS) or since STARTTLS.
+    package private(set) var isTLS: Bool
 
-    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy()) {
+    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy(), tls: TLSOffer = TLSOffer()) {
         self.limits = limits
         self.hostname = hostname
         self.policy = policy
+        self.tls = tls
+        self.isTLS = tls.implicit
     }
 
     package mutating func start() -> [SessionAction] {
@@ -51,7 +56,7 @@ package struct SMTPSession {
         case (_, .ehlo(let name)):
             state = .ready
             (clientName, saidEHLO) = (name, true)
-            return [.reply(.ehlo(hostname: hostname, limits: limits))]
+            return [.reply(.ehlo(hostname: hostname, limits: limits, offersStartTLS: tls.startTLS && !isTLS))]
         case (_, .helo(let name)):
             state = .ready
             (clientName, saidEHLO) = (name, false)
@@ -65,8 +70,12 @@ package struct SMTPSession {
             return [.reply(.cannotVerify)]
         case (_, .help):
             return [.reply(.help)]
+        case (_, .startTLS):
+            return receiveStartTLS()
         case (.greeting, .mail), (.greeting, .rcpt), (.greeting, .data):
             return error(.needHello)
+        case (.ready, .mail) where tls.required && !isTLS:
+            return error(.tlsRequired)
         case (.ready, .mail(let parameters)):
             if let size = parameters.declaredSize, size > limits.maxMessageSize {
                 return error(.messageTooLarge)
@@ -110,6 +119,21 @@ package struct SMTPSession {
             return error(.unknownCommand)
         case (_, .invalid(let reply)):
             return error(reply)
+        }
+    }
+
+    /// RFC 3207 §4.2: after 220 the session starts over, as if just connected; what the client sent
+    /// before the handshake is discarded by the connection (the CVE-2011-0411 class of injection).
+    private mutating func receiveStartTLS() -> [SessionAction] {
+        guard tls.startTLS else { return error(.notImplemented) }
+        guard !isTLS else { return error(.alreadyTLS) }
+        switch state {
+        case .greeting, .ready:
+            state = .greeting
+            (clientName, saidEHLO, isTLS) = (nil, false, true)
+            return [.reply(.readyForTLS), .startTLS]
+        default:
+            return error(.tlsDuringTransaction)
         }
     }
 
@@ -242,4 +266,22 @@ package enum SessionAction: Equatable {
     case close
     /// Count a refusal by policy; the reply follows as its own action.
     case refusedByPolicy(PolicyRefusal)
+    /// Send the reply before it in clear, then begin the TLS handshake.
+    case startTLS
+}
+
+/// What the session offers of TLS (`--tls-cert`, `--require-tls`, `--tls-listen`).
+package struct TLSOffer: Equatable, Sendable {
+    /// STARTTLS is advertised and accepted.
+    package var startTLS: Bool
+    /// MAIL before TLS is refused with 530 5.7.0.
+    package var required: Bool
+    /// The connection came in on the implicit-TLS listener: TLS from the first byte.
+    package var implicit: Bool
+
+    package init(startTLS: Bool = false, required: Bool = false, implicit: Bool = false) {
+        self.startTLS = startTLS
+        self.required = required
+        self.implicit = implicit
+    }
 }

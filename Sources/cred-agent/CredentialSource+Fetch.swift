@@ -68,17 +68,10 @@ struct TokenFile: Equatable, Sendable {
         let fd = byPath >= 0 ? byPath : (descriptor ?? -1)
         guard fd >= 0 else { throw AgentError(.io, "cannot read the \(purpose) \(path): \(String(cString: strerror(errno)))") }
         defer { if byPath >= 0 { close(byPath) } }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
-            if count == 0 { return bytes }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw AgentError(.io, "cannot read the \(purpose) \(path): \(String(cString: strerror(errno)))")
-            }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= Self.maxBytes else { throw AgentError(.io, "the \(purpose) \(path) is larger than 1 MiB") }
+        do {
+            return try DescriptorFile.readAll(fd, limit: Self.maxBytes)
+        } catch {
+            throw AgentError(.io, "cannot read the \(purpose) \(path): \(error)")
         }
     }
 }

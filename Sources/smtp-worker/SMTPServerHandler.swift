@@ -1,5 +1,7 @@
 import Logging
 import NIOCore
+import NIOSSL
+import NIOTLS
 import SMTPCore
 
 /// Asks a session to finish: sent to every open connection when the worker drains.
@@ -16,6 +18,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
     private let relay: SESRelay
     private let control: ControlClient
     private let trace: ReceivedHeader?
+    private let tlsContext: NIOSSLContext?
     private let sessionID: String
     private var logger: Logger
 
@@ -23,12 +26,15 @@ final class SMTPServerHandler: ChannelInboundHandler {
         limits: SMTPLimits,
         hostname: String,
         policy: SMTPPolicy,
+        tls: TLSOffer,
+        tlsContext: NIOSSLContext?,
         relay: SESRelay,
         control: ControlClient,
         trace: ReceivedHeader?,
         logger: Logger
     ) {
-        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy)
+        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy, tls: tls)
+        self.tlsContext = tlsContext
         self.relay = relay
         self.control = control
         self.trace = trace
@@ -49,7 +55,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is DrainEvent {
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            control.count(.tlsSession)
+            logger.debug("TLS established")
+        } else if event is DrainEvent {
             execute(connection.drain(), context: context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             execute(connection.idleTimeout(), context: context)
@@ -74,12 +83,30 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
                 }
+            case .startTLS:
+                startTLS(context: context)
             case .refusedByPolicy(let refusal):
                 control.count(.policyRefusal(refusal == .sender ? .sender : .recipient))
                 logger.info("refused by policy", metadata: ["refused": "\(refusal)"])
             }
         }
         context.flush()
+    }
+
+    /// The 220 goes out in clear first; every byte after it is TLS. The session offers STARTTLS only
+    /// with a context, so its absence here is a bug, answered by closing.
+    private func startTLS(context: ChannelHandlerContext) {
+        context.flush()
+        guard let tlsContext else {
+            context.close(promise: nil)
+            return
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+        } catch {
+            logger.error("cannot start TLS", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
     }
 
     private func startRelay(_ envelope: Envelope, message: ByteBuffer, context: ChannelHandlerContext) {

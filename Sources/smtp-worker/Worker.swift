@@ -19,6 +19,7 @@ struct Worker {
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
         "max-connections-per-ip", "add-received-header", "shutdown-timeout", "ses-api", "source-arn", "from-arn",
         "return-path-arn", "tags", "max-send-rate", "ses-timeout", "allow-from", "allow-sender", "deny-recipient",
+        "tls", "tls-listen", "require-tls",
     ]
 
     let options: ChildOptions
@@ -69,43 +70,43 @@ struct Worker {
         let relay = SESRelay(
             client: client, credentials: provider, threadPool: threadPool, control: control, limiter: limiter,
             timeout: .seconds(Int64(settings.sesTimeoutSeconds)), logger: logger)
-        let (limits, hostname, trace, policy, allowList) = (settings.limits, settings.hostname, settings.trace, settings.policy, settings.allowList)
-        let connections = ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer)
-        let refusal = SMTPReply.tooManyConnections.wireText
-        let clientRefusal = SMTPReply.clientNotAllowed.wireText
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 511)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let allowList, !allowList.allows(channel.remoteAddress) {
-                        control.count(.policyRefusal(.client))
-                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: clientRefusal))
-                        return
-                    }
-                    guard connections.admit(channel) else {
-                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: refusal))
-                        return
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(readTimeout: .seconds(limits.idleTimeoutSeconds))
-                    )
-                    try channel.pipeline.syncOperations.addHandler(
-                        SMTPServerHandler(
-                            limits: limits, hostname: hostname, policy: policy, relay: relay, control: control, trace: trace,
-                            logger: logger)
-                    )
+        let tls = try settings.tls.map { try WorkerTLS.context(from: $0) }
+        let sessions = SessionStarter(
+            settings: settings, tls: tls, relay: relay, control: control,
+            connections: ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer),
+            logger: logger)
+        var servers = [
+            try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 511)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try sessions.start(on: channel, implicitTLS: false) }
                 }
-            }
-            .withBoundSocket(ChildDescriptors.Worker.smtpListener)
-            .get()
+                .withBoundSocket(ChildDescriptors.Worker.smtpListener)
+                .get()
+        ]
+        if settings.tls?.implicitListener == true {
+            servers.append(
+                try await ServerBootstrap(group: group)
+                    .serverChannelOption(ChannelOptions.backlog, value: 511)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try sessions.start(on: channel, implicitTLS: true) }
+                    }
+                    .withBoundSocket(ChildDescriptors.Worker.tlsListener)
+                    .get())
+        }
         control.send(.ready)
-        logger.notice("serving SMTP", metadata: ["region": "\(first.region)", "ses_api": "\(settings.ses.api.rawValue)"])
+        logger.notice(
+            "serving SMTP",
+            metadata: [
+                "region": "\(first.region)", "ses_api": "\(settings.ses.api.rawValue)",
+                "tls": "\(settings.tls.map { $0.implicitListener ? "starttls+implicit" : "starttls" } ?? "off")",
+            ])
 
         let reason = await Self.stopReason(control: control.channel)
         logger.notice("draining", metadata: ["reason": "\(reason)"])
-        try? await server.close()
+        for server in servers { try? await server.close() }
         // The supervisor kills a worker 5 s after the shutdown timeout; the grace stays under that.
-        try? await connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds)), grace: .seconds(3)).get()
+        try? await sessions.connections.drain(on: group.next(), deadline: .seconds(Int64(settings.shutdownSeconds)), grace: .seconds(3)).get()
         try? await control.flush().get()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
@@ -176,6 +177,9 @@ struct WorkerSettings {
     var policy = SMTPPolicy()
     /// `--allow-from`; nil: every client.
     var allowList: ClientAllowList?
+    /// `--tls-cert`/`--tls-key` given; nil: no TLS.
+    var tls: TLSSettings?
+    var requireTLS = false
 
     enum SendRate: Equatable {
         case unlimited
@@ -209,6 +213,10 @@ struct WorkerSettings {
             guard let parsed = SESMessageTag.parseList(tags) else { throw WorkerError(description: "--tags \(tags): not name=value,…") }
             ses.tags = parsed
         }
+        if options["tls"] == "true" {
+            tls = TLSSettings(implicitListener: options["tls-listen"] == "true")
+        }
+        requireTLS = options["require-tls"] == "true"
         if let text = options["allow-from"] {
             do {
                 allowList = try ClientAllowList(parsing: text)

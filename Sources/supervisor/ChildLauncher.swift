@@ -35,8 +35,9 @@ struct ChildLauncher {
     let events: AsyncStream<SupervisorEvent>.Continuation
     let logger: Logger
 
-    /// `descriptors` go after the control socket and before the descriptor channel; see
-    /// `ChildDescriptors` for each role's layout.
+    /// The agent's `descriptors` go after its control socket and descriptor channel; the worker's first
+    /// (the SMTP listener) before its control socket, the second (credentials) before its descriptor
+    /// channel and the rest after it. See `ChildDescriptors` for each role's layout.
     func launch(
         _ role: ChildRole,
         id: Int,
@@ -60,7 +61,7 @@ struct ChildLauncher {
         let placed: [Int32]
         switch role {
         case .agent: placed = [control[1], channel[1]] + descriptors
-        case .worker: placed = Array(descriptors.prefix(1)) + [control[1]] + Array(descriptors.dropFirst()) + [channel[1]]
+        case .worker: placed = [descriptors[0], control[1], descriptors[1], channel[1]] + descriptors.dropFirst(2)
         }
         let pid: pid_t
         do {

@@ -23,17 +23,30 @@ enum Listeners {
                 metadata: ["port": "\(shim_local_port(fd))", "ignored_address": "\(options.listenAddress)"])
             return fd
         }
-        let address = try ListenAddress(parsing: options.listenAddress)
+        return try bind(options.listenAddress, what: "SMTP", allowList: options.allowFrom, logger: logger)
+    }
+
+    /// The implicit-TLS listener (`--tls-listen`), or /dev/null for the worker's descriptor slot.
+    static func implicitTLS(options: SupervisorOptions, logger: Logger) throws -> Int32 {
+        guard let address = options.tlsListen else {
+            let empty = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard empty >= 0 else { throw Supervisor.StartupError(description: "cannot open /dev/null") }
+            return empty
+        }
+        return try bind(address, what: "SMTP over TLS", allowList: options.allowFrom, logger: logger)
+    }
+
+    private static func bind(_ text: String, what: String, allowList: String?, logger: Logger) throws -> Int32 {
+        let address = try ListenAddress(parsing: text)
         let fd = shim_listen_tcp(address.host, String(address.port), 511)
         guard fd >= 0 else {
-            throw Supervisor.StartupError(
-                description: "cannot listen on \(options.listenAddress): \(String(cString: strerror(-fd)))")
+            throw Supervisor.StartupError(description: "cannot listen on \(text): \(String(cString: strerror(-fd)))")
         }
-        logger.notice("accepting SMTP", metadata: ["address": "\(ListenAddress(host: address.host, port: Int(shim_local_port(fd))))"])
-        if !address.isLoopback, options.allowFrom == nil {
+        logger.notice("accepting \(what)", metadata: ["address": "\(ListenAddress(host: address.host, port: Int(shim_local_port(fd))))"])
+        if !address.isLoopback, allowList == nil {
             logger.warning(
-                "OPEN RELAY: SMTP is accepted from any client that can reach \(options.listenAddress) and is sent as this account's SES identity; restrict it with --allow-from CIDR or a firewall",
-                metadata: ["address": "\(options.listenAddress)"])
+                "OPEN RELAY: \(what) is accepted from any client that can reach \(text) and is sent as this account's SES identity; restrict it with --allow-from CIDR or a firewall",
+                metadata: ["address": "\(text)"])
         }
         return fd
     }

@@ -10,6 +10,7 @@ final class MetricsRegistry: Sendable {
     private let renewalSuccess: Counter
     private let renewalError: Counter
     private let sesRetry: Counter
+    private let tlsSessions: Counter
     private let sendFailure: [SendFailureType: Counter]
     private let policyRefusal: [PolicyRefusalReason: Counter]
 
@@ -22,6 +23,7 @@ final class MetricsRegistry: Sendable {
             name: "smtpd_credential_renewal_error_total", help: "Failed credential fetches or renewals")
         sesRetry = registry.makeCounter(
             name: "smtpd_ses_retry_total", help: "SES requests made again after a failure SES did not act on")
+        tlsSessions = registry.makeCounter(name: "smtpd_tls_sessions_total", help: "SMTP sessions that completed a TLS handshake")
         var failures: [SendFailureType: Counter] = [:]
         for type in SendFailureType.allCases {
             failures[type] = registry.makeCounter(
@@ -47,6 +49,7 @@ final class MetricsRegistry: Sendable {
         case .credentialRenewalError: renewalError.increment(by: amount)
         case .sesRetry: sesRetry.increment(by: amount)
         case .policyRefusal(let reason): policyRefusal[reason]?.increment(by: amount)
+        case .tlsSession: tlsSessions.increment(by: amount)
         }
     }
 

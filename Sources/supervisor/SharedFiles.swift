@@ -58,7 +58,7 @@ struct SharedFiles {
         }
     }
 
-    private static func openOrEmpty(_ path: String?, required: Bool, variable: String) throws -> Int32 {
+    static func openOrEmpty(_ path: String?, required: Bool, variable: String) throws -> Int32 {
         if let path {
             let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
             if fd >= 0 { return fd }
@@ -69,5 +69,28 @@ struct SharedFiles {
         let empty = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
         guard empty >= 0 else { throw Supervisor.StartupError(description: "cannot open /dev/null") }
         return empty
+    }
+}
+
+/// The `WorkerFile`s, opened for one worker start; /dev/null for those not configured.
+struct WorkerFiles {
+    var descriptors: [Int32]
+
+    static func open(options: SupervisorOptions) throws -> WorkerFiles {
+        var files = WorkerFiles(descriptors: [])
+        do {
+            for file in WorkerFile.allCases {
+                let path = options.path(of: file)
+                files.descriptors.append(try SharedFiles.openOrEmpty(path, required: path != nil, variable: file.flag))
+            }
+        } catch {
+            files.close()
+            throw error
+        }
+        return files
+    }
+
+    func close() {
+        for fd in descriptors where fd >= 0 { Glibc.close(fd) }
     }
 }

@@ -43,6 +43,7 @@ final class Supervisor {
     private var identities = ChildIdentities(agent: .inherit, worker: .inherit)
     private var paths: [ChildRole: String] = [:]
     private var listener: Int32 = -1
+    private var tlsListener: Int32 = -1
     private var agent: RunningChild?
     private var workers: [RunningChild] = []
     private var nextID = 0
@@ -77,6 +78,9 @@ final class Supervisor {
             paths[role] = path
         }
         listener = try Listeners.smtp(options: options, environment: environment, logger: logger)
+        tlsListener = try Listeners.implicitTLS(options: options, logger: logger)
+        // A missing certificate is a start-up error, not a worker that fails again and again.
+        try WorkerFiles.open(options: options).close()
         try await Listeners.http(options: options, health: health, metrics: metrics, group: group, logger: logger)
         installSignalHandlers()
         notifier.startWatchdog(on: group.next())
@@ -259,10 +263,13 @@ final class Supervisor {
         defer { close(credentials) }
         let arguments = ["--log-level", options.logLevel, "--hostname", options.hostname ?? Self.hostName()] + options.workerArguments
         do {
+            // Opened for each start, so a reload (SIGHUP) picks up a renewed certificate.
+            let files = try WorkerFiles.open(options: options)
+            defer { files.close() }
             let worker = try await launcher.launch(
                 .worker, id: id, path: paths[.worker] ?? "", arguments: arguments,
                 environment: ChildEnvironment.filter(environment, allowed: ChildEnvironment.worker),
-                descriptors: [listener, credentials], identity: identities.worker)
+                descriptors: [listener, credentials, tlsListener] + files.descriptors, identity: identities.worker)
             workers.append(worker)
             return true
         } catch {

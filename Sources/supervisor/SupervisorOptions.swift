@@ -83,6 +83,18 @@ struct SupervisorOptions: ParsableArguments {
     @Flag(name: goStyle("add-received-header"), help: "Prepend an RFC 5321 Received: trace header to every message.")
     var addReceivedHeader = false
 
+    @Option(name: goStyle("tls-cert"), help: "PEM certificate (chain allowed) for STARTTLS and --tls-listen; read by the supervisor, so it may be root's only.")
+    var tlsCert: String?
+
+    @Option(name: goStyle("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: goStyle("tls-listen"), help: "Address of an implicit-TLS listener (port 465 style), host:port.")
+    var tlsListen: String?
+
+    @Flag(name: goStyle("require-tls"), help: "Refuse MAIL before STARTTLS with 530 5.7.0.")
+    var requireTLS = false
+
     @Option(name: goStyle("allow-from"), help: "Client addresses served, CIDR[,CIDR…] (IPv4 and IPv6); others get 554 5.7.1. Default: every client.")
     var allowFrom: String?
 
@@ -140,6 +152,22 @@ struct SupervisorOptions: ParsableArguments {
                 throw ValidationError("--tag \(tag): expected NAME=VALUE, each 1 to 256 letters, digits, '_' or '-'")
             }
             guard names.insert(parsed.name).inserted else { throw ValidationError("--tag \(tag): tag \(parsed.name) given twice") }
+        }
+        switch (tlsCert, tlsKey) {
+        case (.some, nil): throw ValidationError("--tls-cert needs --tls-key")
+        case (nil, .some): throw ValidationError("--tls-key needs --tls-cert")
+        case (nil, nil):
+            if tlsListen != nil { throw ValidationError("--tls-listen needs --tls-cert and --tls-key") }
+            if requireTLS { throw ValidationError("--require-tls needs --tls-cert and --tls-key") }
+        case (.some, .some):
+            break
+        }
+        if let tlsListen {
+            do {
+                _ = try ListenAddress(parsing: tlsListen)
+            } catch {
+                throw ValidationError("--tls-listen \(tlsListen): \(error)")
+            }
         }
         if let allowFrom {
             do {
@@ -219,6 +247,15 @@ struct SupervisorOptions: ParsableArguments {
             && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
+    /// The file the supervisor opens for the worker as `file`, when configured.
+    func path(of file: WorkerFile) -> String? {
+        switch file {
+        case .tlsCertificate: tlsCert
+        case .tlsKey: tlsKey
+        case .authUsers: nil
+        }
+    }
+
     /// `arn:PARTITION:ses:REGION:ACCOUNT:identity/NAME` (sending authorization, SES-FACTS §1).
     static func isIdentityARN(_ text: String) -> Bool {
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
@@ -254,6 +291,9 @@ struct SupervisorOptions: ParsableArguments {
             arguments += ["--tags", tags.compactMap { SESMessageTag(parsing: Substring($0))?.text }.joined(separator: ",")]
         }
         if let maxSendRate { arguments += ["--max-send-rate", maxSendRate] }
+        if tlsCert != nil { arguments += ["--tls", "true"] }
+        if tlsListen != nil { arguments += ["--tls-listen", "true"] }
+        if requireTLS { arguments += ["--require-tls", "true"] }
         if let allowFrom { arguments += ["--allow-from", allowFrom] }
         if let allowSender { arguments += ["--allow-sender", allowSender] }
         if let denyRecipient { arguments += ["--deny-recipient", denyRecipient] }

@@ -6,7 +6,9 @@
 - `start_proxy`: starts `ses-smtpd-proxy` from SES_PROXY_BIN_DIR with a controlled environment and
   waits until /health says ok; stops it with SIGTERM (by PID) at the end of the test.
 """
+import contextlib
 import http.server
+import shutil
 import os
 import re
 import signal
@@ -275,3 +277,64 @@ def start_proxy(tmp_path):
 
 def requires_root(reason):
     return pytest.mark.skipif(os.geteuid() != 0, reason=f"needs root: {reason}")
+
+
+POSTFIX_MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = postfix.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:{relay_port}
+smtp_tls_security_level = none
+maillog_file = {d}/maillog
+maillog_file_prefixes = {d}
+alias_maps =
+alias_database =
+debug_peer_list = 127.0.0.1
+debug_peer_level = 2
+"""
+
+
+@contextlib.contextmanager
+def run_postfix(relay_port, extra_main_cf=""):
+    """A throwaway Postfix whose relayhost is 127.0.0.1:`relay_port`; yields its smtpd port and maillog
+    path. `extra_main_cf` is appended to main.cf (later lines win in Postfix)."""
+    if not shutil.which("postfix"):
+        pytest.skip("postfix is not installed (scripts/deps.sh installs it)")
+    # Not under pytest's tmp_path: that is private to root, and Postfix's daemons run as postfix.
+    d = Path(tempfile.mkdtemp(prefix="ses-postfix-"))
+    d.chmod(0o755)
+    (d / "etc").mkdir(parents=True)
+    (d / "data").mkdir()
+    (d / "queue").mkdir()
+    shutil.chown(d / "data", user="postfix")
+    port = free_port()
+    (d / "etc" / "main.cf").write_text(POSTFIX_MAIN_CF.format(d=d, relay_port=relay_port) + extra_main_cf)
+    master = open("/etc/postfix/master.cf").read().splitlines()
+    master = [f"127.0.0.1:{port} inet n - n - - smtpd" if line.startswith("smtp      inet") else line for line in master]
+    (d / "etc" / "master.cf").write_text("\n".join(master) + "\n")
+    config = str(d / "etc")
+    subprocess.run(["postconf", "-c", config, "-F", "*/*/chroot = n"], check=True)
+    started = subprocess.run(["postfix", "-c", config, "start"], capture_output=True, text=True)
+    maillog = d / "maillog"
+    assert started.returncode == 0, started.stderr + (maillog.read_text() if maillog.exists() else "")
+    try:
+        wait_until(lambda: _accepts(port), 30, "postfix smtpd")
+        yield port, maillog
+    finally:
+        subprocess.run(["postfix", "-c", config, "stop"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            return sock.recv(100).startswith(b"220")
+    except OSError:
+        return False

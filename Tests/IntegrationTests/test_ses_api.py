@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import QuietHandler, destinations, forward, proxy_environment, raw_message, serve, v2_raw_message
+from conftest import QuietHandler, forward, proxy_environment, raw_message, serve, v2_raw_message
 
 SENDER = "sender@example.com"
 SOURCE_ARN = "arn:aws:ses:us-east-1:123456789012:identity/example.com"

@@ -1,17 +1,14 @@
 """The SMTP side through the real binaries with real clients: curl, swaks, smtplib and Postfix as a relay
 client; limits, big messages, concurrency and timeouts. What SES receives is read from moto's recorder."""
-import shutil
 import smtplib
 import socket
 import subprocess
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from conftest import destinations, free_port, proxy_environment, raw_message, requires_root, wait_until
+from conftest import destinations, proxy_environment, raw_message, requires_root, run_postfix, wait_until
 
 SENDER = "sender@example.com"
 
@@ -204,64 +201,10 @@ def test_received_header_when_asked(moto, start_proxy):
     assert rest.endswith(data)
 
 
-POSTFIX_MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {d}/queue
-data_directory = {d}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = postfix.test
-mydestination =
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:{relay_port}
-smtp_tls_security_level = none
-maillog_file = {d}/maillog
-maillog_file_prefixes = {d}
-alias_maps =
-alias_database =
-debug_peer_list = 127.0.0.1
-debug_peer_level = 2
-"""
-
-
 @pytest.fixture
 def postfix(proxy):
-    """A throwaway Postfix whose relayhost is the proxy; returns its smtpd port and maillog path."""
-    if not shutil.which("postfix"):
-        pytest.skip("postfix is not installed (scripts/deps.sh installs it)")
-    # Not under pytest's tmp_path: that is private to root, and Postfix's daemons run as postfix.
-    d = Path(tempfile.mkdtemp(prefix="ses-postfix-"))
-    d.chmod(0o755)
-    (d / "etc").mkdir(parents=True)
-    (d / "data").mkdir()
-    (d / "queue").mkdir()
-    shutil.chown(d / "data", user="postfix")
-    port = free_port()
-    (d / "etc" / "main.cf").write_text(POSTFIX_MAIN_CF.format(d=d, relay_port=proxy.smtp_port))
-    master = open("/etc/postfix/master.cf").read().splitlines()
-    master = [f"127.0.0.1:{port} inet n - n - - smtpd" if line.startswith("smtp      inet") else line for line in master]
-    (d / "etc" / "master.cf").write_text("\n".join(master) + "\n")
-    config = str(d / "etc")
-    subprocess.run(["postconf", "-c", config, "-F", "*/*/chroot = n"], check=True)
-    started = subprocess.run(["postfix", "-c", config, "start"], capture_output=True, text=True)
-    maillog = d / "maillog"
-    assert started.returncode == 0, started.stderr + (maillog.read_text() if maillog.exists() else "")
-    try:
-        wait_until(lambda: _accepts(port), 30, "postfix smtpd")
-        yield port, maillog
-    finally:
-        subprocess.run(["postfix", "-c", config, "stop"], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def _accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            return sock.recv(100).startswith(b"220")
-    except OSError:
-        return False
+    with run_postfix(proxy.smtp_port) as started:
+        yield started
 
 
 @requires_root("Postfix's master runs as root and drops to the postfix user")

@@ -43,6 +43,7 @@ struct SMTPConnectionTests {
                 pending += connection.relayFinished(answer)
             case .close: replies += "<close>"
             case .refusedByPolicy: break
+            case .startTLS: replies += "<tls>"
             }
         }
     }

@@ -52,6 +52,13 @@ struct SupervisorOptionsTests {
         (["--ses-timeout=1"], "--ses-timeout"),
         (["--max-message-size=20000000"], "--max-message-size 20000000: must be from 1024 to 10485760"),
         (["--ses-api=v2", "--max-message-size=50000000"], "to 41943040"),
+        (["--tls-cert=/c"], "--tls-cert needs --tls-key"),
+        (["--tls-key=/k"], "--tls-key needs --tls-cert"),
+        (["--require-tls"], "--require-tls needs --tls-cert"),
+        (["--tls-listen=127.0.0.1:465"], "--tls-listen needs --tls-cert"),
+        (["--tls-cert=/c", "--tls-key=/k", "--tls-listen=465"], "--tls-listen 465"),
+        (["--allow-from=10.0.0.1/8"], "did you mean 10.0.0.0/8"),
+        (["--allow-sender=(x"], "--allow-sender"),
     ])
     func badCommandLineIsRefusedNamingTheFlag(_ arguments: [String], _ named: String) {
         #expect {

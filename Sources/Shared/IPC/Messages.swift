@@ -220,6 +220,8 @@ public enum MetricEvent: Hashable, Sendable {
     /// One more SES attempt for a message after a failure SES certainly did not act on.
     case sesRetry
     case policyRefusal(PolicyRefusalReason)
+    /// A TLS handshake completed (STARTTLS or the implicit-TLS listener).
+    case tlsSession
 }
 
 /// Child → supervisor, one-way (requestID 0), over the control socketpair.
@@ -282,6 +284,7 @@ extension MetricEvent {
         case .credentialRenewalError: (5, 0)
         case .sesRetry: (6, 0)
         case .policyRefusal(let reason): (7, reason.rawValue)
+        case .tlsSession: (8, 0)
         }
     }
 
@@ -302,6 +305,7 @@ extension MetricEvent {
                 throw IPCError(.invalidField, "policy refusal reason \(type)")
             }
             self = .policyRefusal(reason)
+        case (8, 0): self = .tlsSession
         default: throw IPCError(.invalidField, "metric \(wireID)/\(type)")
         }
     }

@@ -10,6 +10,8 @@ public enum ChildDescriptors {
         public static let credentials: Int32 = 5
         /// SOCK_SEQPACKET from the supervisor carrying replacement credential sockets (SCM_RIGHTS).
         public static let descriptors: Int32 = 6
+        /// The implicit-TLS listener (`--tls-listen`), or /dev/null. Then one descriptor per `WorkerFile`.
+        public static let tlsListener: Int32 = 7
     }
 
     public enum Agent {
@@ -48,4 +50,27 @@ public enum AgentFile: Int32, CaseIterable, Sendable {
         case .containerAuthorizationToken: "container-token-path"
         }
     }
+}
+
+/// Files the worker reads once, at its start, that only root may read: the TLS certificate chain and
+/// key and the AUTH users file. The supervisor opens them (never reads them) for each worker it
+/// starts, so a reload (SIGHUP) reads them anew; /dev/null stands for a file not configured.
+public enum WorkerFile: Int32, CaseIterable, Sendable {
+    case tlsCertificate = 8
+    case tlsKey
+    case authUsers
+
+    public var descriptor: Int32 { rawValue }
+
+    /// The supervisor's flag that names the file, for messages.
+    public var flag: String {
+        switch self {
+        case .tlsCertificate: "--tls-cert"
+        case .tlsKey: "--tls-key"
+        case .authUsers: "--auth-users-file"
+        }
+    }
+
+    /// Certificates and user lists are small; a larger file is a mistake (a wrong path).
+    public static let maxBytes = 1 << 20
 }

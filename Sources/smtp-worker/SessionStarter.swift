@@ -1,0 +1,41 @@
+import Logging
+import NIOCore
+import NIOSSL
+import SMTPCore
+
+/// Sets up each accepted connection: the allow-list and the connection limits first (a refused
+/// client gets one reply and is closed), then TLS for the implicit-TLS listener, the idle timer and
+/// the SMTP session.
+struct SessionStarter: Sendable {
+    let settings: WorkerSettings
+    let tls: NIOSSLContext?
+    let relay: SESRelay
+    let control: ControlClient
+    let connections: ConnectionRegistry
+    let logger: Logger
+
+    private static let clientRefusal = SMTPReply.clientNotAllowed.wireText
+    private static let busyRefusal = SMTPReply.tooManyConnections.wireText
+
+    func start(on channel: Channel, implicitTLS: Bool) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if implicitTLS, let tls {
+            try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        }
+        if let allowList = settings.allowList, !allowList.allows(channel.remoteAddress) {
+            control.count(.policyRefusal(.client))
+            try pipeline.addHandler(RefusingHandler(reply: Self.clientRefusal))
+            return
+        }
+        guard connections.admit(channel) else {
+            try pipeline.addHandler(RefusingHandler(reply: Self.busyRefusal))
+            return
+        }
+        try pipeline.addHandler(IdleStateHandler(readTimeout: .seconds(settings.limits.idleTimeoutSeconds)))
+        let offer = TLSOffer(startTLS: tls != nil && !implicitTLS, required: settings.requireTLS, implicit: implicitTLS)
+        try pipeline.addHandler(
+            SMTPServerHandler(
+                limits: settings.limits, hostname: settings.hostname, policy: settings.policy, tls: offer, tlsContext: tls,
+                relay: relay, control: control, trace: settings.trace, logger: logger))
+    }
+}
