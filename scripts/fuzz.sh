@@ -14,7 +14,8 @@ cp Tests/Fixtures/fuzz-corpus/smtp/* "$corpus/"
 mkdir -p .build-fuzz/artifacts
 echo "fuzz: SMTPConnection for ${seconds} s"
 status=0
-.build-fuzz/release/smtp-fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+LSAN_OPTIONS="suppressions=$PWD/Tests/Fixtures/fuzz-lsan.supp" \
+    .build-fuzz/release/smtp-fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix=.build-fuzz/artifacts/ "$corpus" >"$log" 2>&1 || status=$?
 grep -E '^stat::(number_of_executed_units|peak_rss_mb)|==[0-9]+==|ERROR|deadly|Test unit written|Fatal error' "$log" || true
 if [[ $status -ne 0 ]]; then
