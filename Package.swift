@@ -32,6 +32,8 @@ let package = Package(
         // libcurl and its client, apart from Shared so that the supervisor (root) never loads an
         // HTTP/TLS stack it does not use (DESIGN-CHANGES.md).
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+        // crypt_rn for SMTP AUTH: the worker alone checks passwords, so only it links libcrypt.
+        .target(name: "CCryptShim", path: "Sources/CCryptShim", linkerSettings: [.linkedLibrary("crypt")]),
         .target(name: "HTTPTransport", dependencies: ["CCurl", "CCurlShim"]),
         // The SMTP protocol core (STYLE §3): pure values, bytes in and actions out. A library of its
         // own so that the worker and the fuzzer run the same code.
@@ -62,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "smtp-worker",
             dependencies: [
-                "Shared", "CShim", "SMTPCore", "HTTPTransport",
+                "Shared", "CShim", "SMTPCore", "HTTPTransport", "CCryptShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -91,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "SMTPWorkerTests",
             dependencies: [
-                "smtp-worker", "Shared", "SMTPCore", "HTTPTransport",
+                "smtp-worker", "Shared", "SMTPCore", "HTTPTransport", "CCryptShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -6,8 +6,10 @@ set -euo pipefail
 # postfix: a real relay client for the tests (a throwaway instance per test run; the system one is
 # left unconfigured and stopped). It also brings smtp-source and smtp-sink for the benchmark.
 # dpkg-dev, lintian, debootstrap: `make deb` and its test in a clean Debian 12 tree.
-apt_packages=(libcurl4-openssl-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix
-              dpkg-dev binutils lintian debootstrap)
+# libcrypt-dev: the worker checks AUTH passwords with crypt_rn. whois: mkpasswd, to make yescrypt and
+# bcrypt hashes in the tests. libsasl2-modules: PLAIN and LOGIN for Postfix's SASL client in the tests.
+apt_packages=(libcurl4-openssl-dev libcrypt-dev pkg-config swaks libnet-ssleay-perl libio-socket-ssl-perl curl postfix
+              dpkg-dev binutils lintian debootstrap whois libsasl2-modules)
 # `deps.sh bench`: nginx as the benchmark's instant fake SES (its own instance; the system one is not
 # started, see policy-rc.d below).
 [[ ${1:-} == bench ]] && apt_packages+=(nginx-light)

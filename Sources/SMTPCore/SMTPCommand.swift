@@ -15,6 +15,8 @@ package enum SMTPCommand: Equatable, Sendable {
     case help
     /// RFC 3207.
     case startTLS
+    /// RFC 4954: `AUTH mechanism [initial-response]`; the mechanism upper-cased.
+    case auth(mechanism: String, initialResponse: String?)
     case notImplemented
     case unknown
     case invalid(SMTPReply)
@@ -64,7 +66,11 @@ package enum SMTPCommand: Equatable, Sendable {
             return .help
         case "STARTTLS":
             return argument.isEmpty ? .startTLS : .invalid(.syntaxError)
-        case "EXPN", "TURN", "ETRN", "AUTH", "ATRN":
+        case "AUTH":
+            let words = argument.split(separator: " ")
+            guard (1...2).contains(words.count) else { return .invalid(.syntaxError) }
+            return .auth(mechanism: words[0].uppercased(), initialResponse: words.count == 2 ? String(words[1]) : nil)
+        case "EXPN", "TURN", "ETRN", "ATRN":
             return .notImplemented
         default:
             return .unknown
@@ -108,6 +114,9 @@ package enum SMTPCommand: Equatable, Sendable {
                     guard let parsed = decimalSize(Substring(size)) else { return .invalid(.syntaxError) }
                     declaredSize = parsed
                 case ("BODY", "7BIT"), ("BODY", "8BITMIME"):
+                    continue
+                case ("AUTH", .some):
+                    // RFC 4954 §5: who the client says submitted the message; we trust only our own AUTH.
                     continue
                 default:
                     return .invalid(.unknownParameter)

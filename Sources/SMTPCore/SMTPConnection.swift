@@ -15,6 +15,8 @@ package struct SMTPConnection {
         case refusedByPolicy(PolicyRefusal)
         /// Flush what came before, then put TLS under the session: the next bytes are a handshake.
         case startTLS
+        /// Check these credentials and call `authenticationFinished`; until then no input is read.
+        case authenticate(AuthAttempt)
     }
 
     private var session: SMTPSession
@@ -24,10 +26,17 @@ package struct SMTPConnection {
     private var messageOctets = 0
     private var discardingChunk = false
     package private(set) var isRelaying = false
+    package private(set) var isAuthenticating = false
     package private(set) var isClosed = false
 
-    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy(), tls: TLSOffer = TLSOffer()) {
-        session = SMTPSession(limits: limits, hostname: hostname, policy: policy, tls: tls)
+    package init(
+        limits: SMTPLimits,
+        hostname: String,
+        policy: SMTPPolicy = SMTPPolicy(),
+        tls: TLSOffer = TLSOffer(),
+        auth: AuthOffer = AuthOffer()
+    ) {
+        session = SMTPSession(limits: limits, hostname: hostname, policy: policy, tls: tls, auth: auth)
         framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine, maxDiscardedLine: limits.maxDiscardedLine)
     }
 
@@ -35,6 +44,7 @@ package struct SMTPConnection {
     package var clientName: String? { session.clientName }
     package var saidEHLO: Bool { session.saidEHLO }
     package var isTLS: Bool { session.isTLS }
+    package var authenticatedUser: String? { session.authenticated?.user }
 
     package mutating func start() -> [Action] { carryOut(session.start()) }
 
@@ -47,7 +57,7 @@ package struct SMTPConnection {
     /// Handles buffered input until it runs out, a relay starts, or the connection closes.
     package mutating func process() -> [Action] {
         var actions: [Action] = []
-        while !isRelaying && !isClosed, let event = framer.next(from: &input) {
+        while !isRelaying && !isAuthenticating && !isClosed, let event = framer.next(from: &input) {
             actions += handle(event)
         }
         input.discardReadBytes()
@@ -60,16 +70,26 @@ package struct SMTPConnection {
         return carryOut(session.relayFinished(reply)) + process()
     }
 
+    package mutating func authenticationFinished(_ identity: AuthIdentity?) -> [Action] {
+        precondition(isAuthenticating, "authenticationFinished without an attempt")
+        isAuthenticating = false
+        return carryOut(session.authenticationFinished(identity)) + process()
+    }
+
     package mutating func drain() -> [Action] { carryOut(session.drain()) }
 
-    /// The idle timer fired. Ignored while SES has the message: the client is waiting for us.
+    /// The idle timer fired. Ignored while SES has the message or a password is being checked: the
+    /// client is waiting for us.
     package mutating func idleTimeout() -> [Action] {
-        isRelaying ? [] : carryOut(session.idleTimeout())
+        isRelaying || isAuthenticating ? [] : carryOut(session.idleTimeout())
     }
 
     private mutating func handle(_ event: SMTPInputFramer.Event) -> [Action] {
         switch event {
         case .line(let line):
+            if session.awaitsAuthResponse {
+                return carryOut(session.receiveAuthResponse(String(decoding: line, as: UTF8.self)))
+            }
             return carryOut(session.receive(SMTPCommand.parse(line, limits: session.limits)))
         case .lineTooLong:
             return carryOut(session.lineTooLong())
@@ -128,6 +148,9 @@ package struct SMTPConnection {
                 // for commands of the protected session.
                 input.clear()
                 actions.append(.startTLS)
+            case .authenticate(let attempt):
+                isAuthenticating = true
+                actions.append(.authenticate(attempt))
             }
         }
         return actions

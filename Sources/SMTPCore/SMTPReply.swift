@@ -28,12 +28,12 @@ package struct SMTPReply: Equatable, Sendable {
 
     package static func greeting(hostname: String) -> SMTPReply { SMTPReply(220, nil, "\(hostname) ESMTP ses-smtpd-proxy") }
 
-    package static func ehlo(hostname: String, limits: SMTPLimits, offersStartTLS: Bool = false) -> SMTPReply {
+    package static func ehlo(hostname: String, limits: SMTPLimits, offersStartTLS: Bool = false, offersAuth: Bool = false) -> SMTPReply {
         // No SMTPUTF8: SES does not support it. No DSN: SES produces its own bounces.
         SMTPReply(
             code: 250,
             lines: [hostname, "PIPELINING", "SIZE \(limits.maxMessageSize)", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING"]
-                + (offersStartTLS ? ["STARTTLS"] : [])
+                + (offersStartTLS ? ["STARTTLS"] : []) + (offersAuth ? ["AUTH PLAIN LOGIN"] : [])
         )
     }
 
@@ -74,6 +74,19 @@ package struct SMTPReply: Equatable, Sendable {
     package static let alreadyTLS = SMTPReply(503, "5.5.1", "TLS already active")
     package static let tlsDuringTransaction = SMTPReply(503, "5.5.1", "STARTTLS is not allowed during a mail transaction")
     package static let tlsRequired = SMTPReply(530, "5.7.0", "Must issue a STARTTLS command first")
+    package static let authContinue = SMTPReply(code: 334, lines: [""])
+    package static let authUsername = SMTPReply(code: 334, lines: ["VXNlcm5hbWU6"])  // "Username:"
+    package static let authPassword = SMTPReply(code: 334, lines: ["UGFzc3dvcmQ6"])  // "Password:"
+    package static let authSucceeded = SMTPReply(235, "2.7.0", "Authentication successful")
+    package static let authFailed = SMTPReply(535, "5.7.8", "Authentication credentials invalid")
+    package static let authCancelled = SMTPReply(501, "5.0.0", "Authentication cancelled")
+    package static let authUndecodable = SMTPReply(501, "5.5.2", "Cannot decode the response")
+    package static let authMechanismUnknown = SMTPReply(504, "5.5.4", "Unrecognized authentication type")
+    package static let authNeedsTLS = SMTPReply(538, "5.7.11", "Encryption required for requested authentication mechanism")
+    package static let authAlreadyDone = SMTPReply(503, "5.5.1", "Already authenticated")
+    package static let authDuringTransaction = SMTPReply(503, "5.5.1", "AUTH is not allowed during a mail transaction")
+    package static let authRequired = SMTPReply(530, "5.7.0", "Authentication required")
+    package static let senderNotAllowedForUser = SMTPReply(550, "5.7.1", "Sender address not allowed for this user")
     package static let clientNotAllowed = SMTPReply(554, "5.7.1", "Your address may not use this relay")
     package static let senderNotAllowed = SMTPReply(550, "5.7.1", "Sender address not allowed by this relay")
     package static let recipientNotAllowed = SMTPReply(550, "5.7.1", "Recipient address not allowed by this relay")

@@ -11,6 +11,8 @@ package struct SMTPSession {
         /// A BDAT chunk is arriving; `last` if it ends the message.
         case chunk(Envelope, octets: Int, last: Bool)
         case relaying(Envelope)
+        /// The worker is checking an AUTH attempt; answer with `authenticationFinished`.
+        case authenticating
         case quitting
     }
 
@@ -26,14 +28,31 @@ package struct SMTPSession {
     package let tls: TLSOffer
     /// The session runs over TLS: from the start (implicit TLS) or since STARTTLS.
     package private(set) var isTLS: Bool
+    package let auth: AuthOffer
+    /// Who logged in with AUTH, for the session's remaining transactions.
+    package private(set) var authenticated: AuthIdentity?
+    private var authExchange: AuthExchange?
 
-    package init(limits: SMTPLimits, hostname: String, policy: SMTPPolicy = SMTPPolicy(), tls: TLSOffer = TLSOffer()) {
+    package init(
+        limits: SMTPLimits,
+        hostname: String,
+        policy: SMTPPolicy = SMTPPolicy(),
+        tls: TLSOffer = TLSOffer(),
+        auth: AuthOffer = AuthOffer()
+    ) {
         self.limits = limits
         self.hostname = hostname
         self.policy = policy
         self.tls = tls
         self.isTLS = tls.implicit
+        self.auth = auth
     }
+
+    /// AUTH can be offered now: configured, protected by TLS (or allowed in clear), not done yet.
+    private var offersAuth: Bool { auth.available && (isTLS || auth.allowInsecure) && authenticated == nil }
+
+    /// The next line is the client's answer to a 334 challenge, not a command.
+    package var awaitsAuthResponse: Bool { authExchange != nil }
 
     package mutating func start() -> [SessionAction] {
         [.reply(.greeting(hostname: hostname))]
@@ -47,7 +66,7 @@ package struct SMTPSession {
             return shutDown()
         }
         switch (state, command) {
-        case (.quitting, _), (.data, _), (.chunk, _), (.relaying, _):
+        case (.quitting, _), (.data, _), (.chunk, _), (.relaying, _), (.authenticating, _):
             return []  // the handler sends nothing here while content or a relay is in progress
         case (_, .bdat(let size, _)) where !isAcceptingChunks:
             return error(bdatRefusal) + [.discardChunk(size: size)]
@@ -56,7 +75,7 @@ package struct SMTPSession {
         case (_, .ehlo(let name)):
             state = .ready
             (clientName, saidEHLO) = (name, true)
-            return [.reply(.ehlo(hostname: hostname, limits: limits, offersStartTLS: tls.startTLS && !isTLS))]
+            return [.reply(.ehlo(hostname: hostname, limits: limits, offersStartTLS: tls.startTLS && !isTLS, offersAuth: offersAuth))]
         case (_, .helo(let name)):
             state = .ready
             (clientName, saidEHLO) = (name, false)
@@ -74,8 +93,14 @@ package struct SMTPSession {
             return receiveStartTLS()
         case (.greeting, .mail), (.greeting, .rcpt), (.greeting, .data):
             return error(.needHello)
+        case (_, .auth(let mechanism, let initialResponse)):
+            return receiveAuth(mechanism: mechanism, initialResponse: initialResponse)
         case (.ready, .mail) where tls.required && !isTLS:
             return error(.tlsRequired)
+        case (.ready, .mail) where auth.required && authenticated == nil:
+            return error(.authRequired)
+        case (.ready, .mail(let parameters)) where authenticated?.allowedSenders.map({ !$0.matches(parameters.sender) }) ?? false:
+            return [.refusedByPolicy(.sender)] + error(.senderNotAllowedForUser)
         case (.ready, .mail(let parameters)):
             if let size = parameters.declaredSize, size > limits.maxMessageSize {
                 return error(.messageTooLarge)
@@ -130,11 +155,66 @@ package struct SMTPSession {
         switch state {
         case .greeting, .ready:
             state = .greeting
-            (clientName, saidEHLO, isTLS) = (nil, false, true)
+            (clientName, saidEHLO, isTLS, authenticated) = (nil, false, true, nil)
             return [.reply(.readyForTLS), .startTLS]
         default:
             return error(.tlsDuringTransaction)
         }
+    }
+
+    private mutating func receiveAuth(mechanism: String, initialResponse: String?) -> [SessionAction] {
+        guard auth.available else { return error(.notImplemented) }
+        guard authenticated == nil else { return error(.authAlreadyDone) }
+        switch state {
+        case .greeting: return error(.needHello)
+        case .ready: break
+        default: return error(.authDuringTransaction)
+        }
+        guard isTLS || auth.allowInsecure else { return error(.authNeedsTLS) }
+        switch (mechanism, initialResponse) {
+        case ("PLAIN", nil):
+            authExchange = .plain
+            return [.reply(.authContinue)]
+        case ("LOGIN", nil):
+            authExchange = .loginUser
+            return [.reply(.authUsername)]
+        case ("PLAIN", let response?), ("LOGIN", let response?):
+            authExchange = mechanism == "PLAIN" ? .plain : .loginUser
+            return receiveAuthResponse(response)
+        default:
+            return error(.authMechanismUnknown)
+        }
+    }
+
+    /// The client's line after a 334: `*` cancels (RFC 4954 §4), anything else must be base64.
+    package mutating func receiveAuthResponse(_ line: String) -> [SessionAction] {
+        guard let exchange = authExchange else { preconditionFailure("an AUTH response outside AUTH") }
+        authExchange = nil
+        if line == "*" { return error(.authCancelled) }
+        switch exchange {
+        case .plain:
+            // "=" is the empty initial response: no credentials at all.
+            guard let attempt = AuthDecoding.plain(line) else { return error(line == "=" ? .authFailed : .authUndecodable) }
+            state = .authenticating
+            return [.authenticate(attempt)]
+        case .loginUser:
+            guard let user = AuthDecoding.login(line), !user.isEmpty else { return error(.authUndecodable) }
+            authExchange = .loginPassword(user: user)
+            return [.reply(.authPassword)]
+        case .loginPassword(let user):
+            guard let password = AuthDecoding.login(line) else { return error(.authUndecodable) }
+            state = .authenticating
+            return [.authenticate(AuthAttempt(user: user, password: password))]
+        }
+    }
+
+    /// The worker checked the attempt: `identity` nil for a wrong user or password.
+    package mutating func authenticationFinished(_ identity: AuthIdentity?) -> [SessionAction] {
+        guard state == .authenticating else { preconditionFailure("authenticationFinished without an attempt") }
+        state = .ready
+        guard let identity else { return error(.authFailed) }
+        authenticated = identity
+        return [.reply(.authSucceeded)]
     }
 
     private mutating func receiveQuit() -> [SessionAction] {
@@ -145,7 +225,7 @@ package struct SMTPSession {
     /// Content or a relay is in progress: the handler feeds no commands now.
     private var isBusy: Bool {
         switch state {
-        case .data, .chunk, .relaying, .quitting: true
+        case .data, .chunk, .relaying, .authenticating, .quitting: true
         default: false
         }
     }
@@ -168,7 +248,10 @@ package struct SMTPSession {
     }
 
     /// The command line went over `maxCommandLine`; its remainder is being discarded.
-    package mutating func lineTooLong() -> [SessionAction] { error(.lineTooLong) }
+    package mutating func lineTooLong() -> [SessionAction] {
+        authExchange = nil
+        return error(.lineTooLong)
+    }
 
     /// The client sent `maxDiscardedLine` octets without a line end: not SMTP, so cut it off.
     package mutating func lineFlood() -> [SessionAction] {
@@ -177,7 +260,10 @@ package struct SMTPSession {
     }
 
     /// A command line ended in a bare LF.
-    package mutating func badLineEnding() -> [SessionAction] { error(.badLineEnding) }
+    package mutating func badLineEnding() -> [SessionAction] {
+        authExchange = nil
+        return error(.badLineEnding)
+    }
 
     /// The DATA terminator arrived. `overflowed`: the message went over the size limit and was dropped.
     package mutating func dataFinished(overflowed: Bool) -> [SessionAction] {
@@ -268,6 +354,8 @@ package enum SessionAction: Equatable {
     case refusedByPolicy(PolicyRefusal)
     /// Send the reply before it in clear, then begin the TLS handshake.
     case startTLS
+    /// Check the user and password; answer with `authenticationFinished`.
+    case authenticate(AuthAttempt)
 }
 
 /// What the session offers of TLS (`--tls-cert`, `--require-tls`, `--tls-listen`).

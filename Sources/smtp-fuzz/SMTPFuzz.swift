@@ -19,7 +19,11 @@ public func fuzzOneInput(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var limits = SMTPLimits()
     limits.maxMessageSize = 4096
     limits.maxRecipients = 5
-    var connection = SMTPConnection(limits: limits, hostname: "fuzz", policy: policy)
+    // AUTH offered in clear, so the fuzzer reaches the exchange without TLS.
+    var connection = SMTPConnection(
+        limits: limits, hostname: "fuzz", policy: policy, tls: TLSOffer(startTLS: true),
+        auth: AuthOffer(available: true, allowInsecure: true, required: data[0] & 0x80 != 0))
+    var attempts = 0
     var relays = 0
     var pending = connection.start()
     let stride = Int(data[0] % 64) + 1
@@ -32,6 +36,11 @@ public func fuzzOneInput(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 relays += 1
                 let answer = relays % 3 == 0 ? SMTPReply(451, "4.3.0", "try later") : SMTPReply.queued(messageID: "m\(relays)")
                 pending += connection.relayFinished(answer)
+            }
+            if case .authenticate(let attempt) = action {
+                attempts += 1
+                precondition(!attempt.user.isEmpty, "an AUTH attempt without a user")
+                pending += connection.authenticationFinished(attempts % 2 == 0 ? AuthIdentity(user: attempt.user, allowedSenders: policy.allowedSenders) : nil)
             }
         }
         guard offset < size, !connection.isClosed else { return 0 }
@@ -53,7 +62,7 @@ private func check(_ action: SMTPConnection.Action) {
         precondition(message.readableBytes <= 4096, "message over the limit was relayed")
         precondition(policy.allows(sender: envelope.sender), "a refused sender was relayed")
         precondition(envelope.recipients.allSatisfy(policy.allows(recipient:)), "a denied recipient was relayed")
-    case .close, .refusedByPolicy, .startTLS:
+    case .close, .refusedByPolicy, .startTLS, .authenticate:
         break
     }
 }

@@ -19,6 +19,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
     private let control: ControlClient
     private let trace: ReceivedHeader?
     private let tlsContext: NIOSSLContext?
+    private let authenticator: Authenticator?
     private let sessionID: String
     private var logger: Logger
 
@@ -28,13 +29,16 @@ final class SMTPServerHandler: ChannelInboundHandler {
         policy: SMTPPolicy,
         tls: TLSOffer,
         tlsContext: NIOSSLContext?,
+        auth: AuthOffer,
+        authenticator: Authenticator?,
         relay: SESRelay,
         control: ControlClient,
         trace: ReceivedHeader?,
         logger: Logger
     ) {
-        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy, tls: tls)
+        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy, tls: tls, auth: auth)
         self.tlsContext = tlsContext
+        self.authenticator = authenticator
         self.relay = relay
         self.control = control
         self.trace = trace
@@ -85,6 +89,8 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 }
             case .startTLS:
                 startTLS(context: context)
+            case .authenticate(let attempt):
+                authenticate(attempt, context: context)
             case .refusedByPolicy(let refusal):
                 control.count(.policyRefusal(refusal == .sender ? .sender : .recipient))
                 logger.info("refused by policy", metadata: ["refused": "\(refusal)"])
@@ -107,6 +113,31 @@ final class SMTPServerHandler: ChannelInboundHandler {
             logger.error("cannot start TLS", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
+    }
+
+    /// Like a relay: input waits in the socket while the worker checks the password off the loop.
+    private func authenticate(_ attempt: AuthAttempt, context: ChannelHandlerContext) {
+        guard let authenticator else {
+            execute(connection.authenticationFinished(nil), context: context)
+            return
+        }
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let peer = context.remoteAddress?.ipAddress ?? "unknown"
+        authenticator.verify(attempt, peer: peer, on: context.eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                let identity = (try? result.get()) ?? nil
+                self.control.count(.auth(succeeded: identity != nil))
+                if let identity {
+                    self.logger[metadataKey: "auth_user"] = "\(identity.user)"
+                    self.logger.info("authenticated")
+                } else {
+                    self.logger.notice("authentication failed", metadata: ["user": "\(attempt.user)", "peer": "\(peer)"])
+                }
+                guard context.channel.isActive else { return }
+                self.execute(self.connection.authenticationFinished(identity), context: context)
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            }
     }
 
     private func startRelay(_ envelope: Envelope, message: ByteBuffer, context: ChannelHandlerContext) {

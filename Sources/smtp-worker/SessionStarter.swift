@@ -9,6 +9,7 @@ import SMTPCore
 struct SessionStarter: Sendable {
     let settings: WorkerSettings
     let tls: NIOSSLContext?
+    let authenticator: Authenticator?
     let relay: SESRelay
     let control: ControlClient
     let connections: ConnectionRegistry
@@ -36,6 +37,7 @@ struct SessionStarter: Sendable {
         try pipeline.addHandler(
             SMTPServerHandler(
                 limits: settings.limits, hostname: settings.hostname, policy: settings.policy, tls: offer, tlsContext: tls,
-                relay: relay, control: control, trace: settings.trace, logger: logger))
+                auth: settings.auth, authenticator: authenticator, relay: relay, control: control, trace: settings.trace,
+                logger: logger))
     }
 }

@@ -19,7 +19,7 @@ struct Worker {
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
         "max-connections-per-ip", "add-received-header", "shutdown-timeout", "ses-api", "source-arn", "from-arn",
         "return-path-arn", "tags", "max-send-rate", "ses-timeout", "allow-from", "allow-sender", "deny-recipient",
-        "tls", "tls-listen", "require-tls",
+        "tls", "tls-listen", "require-tls", "auth", "allow-insecure-auth", "require-auth",
     ]
 
     let options: ChildOptions
@@ -71,8 +71,9 @@ struct Worker {
             client: client, credentials: provider, threadPool: threadPool, control: control, limiter: limiter,
             timeout: .seconds(Int64(settings.sesTimeoutSeconds)), logger: logger)
         let tls = try settings.tls.map { try WorkerTLS.context(from: $0) }
+        let authenticator = try settings.auth.available ? Authenticator(users: Self.authUsers(), threadPool: threadPool) : nil
         let sessions = SessionStarter(
-            settings: settings, tls: tls, relay: relay, control: control,
+            settings: settings, tls: tls, authenticator: authenticator, relay: relay, control: control,
             connections: ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer),
             logger: logger)
         var servers = [
@@ -110,6 +111,17 @@ struct Worker {
         try? await control.flush().get()
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
+    }
+
+    /// The users file the supervisor opened (`WorkerFile.authUsers`).
+    private static func authUsers() throws(WorkerError) -> AuthUsers {
+        do {
+            return try AuthUsers(parsing: DescriptorFile.readAll(WorkerFile.authUsers.descriptor, limit: WorkerFile.maxBytes))
+        } catch let problem as AuthUsers.Problem {
+            throw WorkerError(description: "--auth-users-file: \(problem)")
+        } catch {
+            throw WorkerError(description: "--auth-users-file: cannot read the file the supervisor opened: \(error)")
+        }
     }
 
     /// SIGTERM from the supervisor, or the supervisor gone (its control channel closed).
@@ -180,6 +192,7 @@ struct WorkerSettings {
     /// `--tls-cert`/`--tls-key` given; nil: no TLS.
     var tls: TLSSettings?
     var requireTLS = false
+    var auth = AuthOffer()
 
     enum SendRate: Equatable {
         case unlimited
@@ -217,6 +230,9 @@ struct WorkerSettings {
             tls = TLSSettings(implicitListener: options["tls-listen"] == "true")
         }
         requireTLS = options["require-tls"] == "true"
+        auth = AuthOffer(
+            available: options["auth"] == "true", allowInsecure: options["allow-insecure-auth"] == "true",
+            required: options["require-auth"] == "true")
         if let text = options["allow-from"] {
             do {
                 allowList = try ClientAllowList(parsing: text)

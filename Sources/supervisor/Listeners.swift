@@ -23,7 +23,7 @@ enum Listeners {
                 metadata: ["port": "\(shim_local_port(fd))", "ignored_address": "\(options.listenAddress)"])
             return fd
         }
-        return try bind(options.listenAddress, what: "SMTP", allowList: options.allowFrom, logger: logger)
+        return try bind(options.listenAddress, what: "SMTP", options: options, logger: logger)
     }
 
     /// The implicit-TLS listener (`--tls-listen`), or /dev/null for the worker's descriptor slot.
@@ -33,19 +33,19 @@ enum Listeners {
             guard empty >= 0 else { throw Supervisor.StartupError(description: "cannot open /dev/null") }
             return empty
         }
-        return try bind(address, what: "SMTP over TLS", allowList: options.allowFrom, logger: logger)
+        return try bind(address, what: "SMTP over TLS", options: options, logger: logger)
     }
 
-    private static func bind(_ text: String, what: String, allowList: String?, logger: Logger) throws -> Int32 {
+    private static func bind(_ text: String, what: String, options: SupervisorOptions, logger: Logger) throws -> Int32 {
         let address = try ListenAddress(parsing: text)
         let fd = shim_listen_tcp(address.host, String(address.port), 511)
         guard fd >= 0 else {
             throw Supervisor.StartupError(description: "cannot listen on \(text): \(String(cString: strerror(-fd)))")
         }
         logger.notice("accepting \(what)", metadata: ["address": "\(ListenAddress(host: address.host, port: Int(shim_local_port(fd))))"])
-        if !address.isLoopback, allowList == nil {
+        if !address.isLoopback, options.allowFrom == nil, !options.requireAuth {
             logger.warning(
-                "OPEN RELAY: \(what) is accepted from any client that can reach \(text) and is sent as this account's SES identity; restrict it with --allow-from CIDR or a firewall",
+                "OPEN RELAY: \(what) is accepted from any client that can reach \(text) and is sent as this account's SES identity; restrict it with --allow-from CIDR, --require-auth or a firewall",
                 metadata: ["address": "\(text)"])
         }
         return fd

@@ -11,6 +11,8 @@ final class MetricsRegistry: Sendable {
     private let renewalError: Counter
     private let sesRetry: Counter
     private let tlsSessions: Counter
+    private let authSuccess: Counter
+    private let authFailure: Counter
     private let sendFailure: [SendFailureType: Counter]
     private let policyRefusal: [PolicyRefusalReason: Counter]
 
@@ -24,6 +26,8 @@ final class MetricsRegistry: Sendable {
         sesRetry = registry.makeCounter(
             name: "smtpd_ses_retry_total", help: "SES requests made again after a failure SES did not act on")
         tlsSessions = registry.makeCounter(name: "smtpd_tls_sessions_total", help: "SMTP sessions that completed a TLS handshake")
+        authSuccess = registry.makeCounter(name: "smtpd_auth_total", labels: [("result", "success")], help: "SMTP AUTH attempts")
+        authFailure = registry.makeCounter(name: "smtpd_auth_total", labels: [("result", "failure")], help: "SMTP AUTH attempts")
         var failures: [SendFailureType: Counter] = [:]
         for type in SendFailureType.allCases {
             failures[type] = registry.makeCounter(
@@ -50,6 +54,7 @@ final class MetricsRegistry: Sendable {
         case .sesRetry: sesRetry.increment(by: amount)
         case .policyRefusal(let reason): policyRefusal[reason]?.increment(by: amount)
         case .tlsSession: tlsSessions.increment(by: amount)
+        case .auth(let succeeded): (succeeded ? authSuccess : authFailure).increment(by: amount)
         }
     }
 

@@ -95,6 +95,15 @@ struct SupervisorOptions: ParsableArguments {
     @Flag(name: goStyle("require-tls"), help: "Refuse MAIL before STARTTLS with 530 5.7.0.")
     var requireTLS = false
 
+    @Option(name: goStyle("auth-users-file"), help: "user:hash[:sender-regex] lines (yescrypt, bcrypt or sha512-crypt hashes) for SMTP AUTH PLAIN and LOGIN; read by the supervisor.")
+    var authUsersFile: String?
+
+    @Flag(name: goStyle("require-auth"), help: "Refuse MAIL from unauthenticated sessions with 530 5.7.0.")
+    var requireAuth = false
+
+    @Flag(name: goStyle("allow-insecure-auth"), help: "Offer AUTH without TLS (passwords then cross the network in clear).")
+    var allowInsecureAuth = false
+
     @Option(name: goStyle("allow-from"), help: "Client addresses served, CIDR[,CIDR…] (IPv4 and IPv6); others get 554 5.7.1. Default: every client.")
     var allowFrom: String?
 
@@ -161,6 +170,12 @@ struct SupervisorOptions: ParsableArguments {
             if requireTLS { throw ValidationError("--require-tls needs --tls-cert and --tls-key") }
         case (.some, .some):
             break
+        }
+        if authUsersFile == nil {
+            if requireAuth { throw ValidationError("--require-auth needs --auth-users-file") }
+            if allowInsecureAuth { throw ValidationError("--allow-insecure-auth needs --auth-users-file") }
+        } else if tlsCert == nil && !allowInsecureAuth {
+            throw ValidationError("--auth-users-file needs --tls-cert and --tls-key (AUTH is offered under TLS only), or --allow-insecure-auth")
         }
         if let tlsListen {
             do {
@@ -252,7 +267,7 @@ struct SupervisorOptions: ParsableArguments {
         switch file {
         case .tlsCertificate: tlsCert
         case .tlsKey: tlsKey
-        case .authUsers: nil
+        case .authUsers: authUsersFile
         }
     }
 
@@ -294,6 +309,9 @@ struct SupervisorOptions: ParsableArguments {
         if tlsCert != nil { arguments += ["--tls", "true"] }
         if tlsListen != nil { arguments += ["--tls-listen", "true"] }
         if requireTLS { arguments += ["--require-tls", "true"] }
+        if authUsersFile != nil { arguments += ["--auth", "true"] }
+        if requireAuth { arguments += ["--require-auth", "true"] }
+        if allowInsecureAuth { arguments += ["--allow-insecure-auth", "true"] }
         if let allowFrom { arguments += ["--allow-from", allowFrom] }
         if let allowSender { arguments += ["--allow-sender", allowSender] }
         if let denyRecipient { arguments += ["--deny-recipient", denyRecipient] }

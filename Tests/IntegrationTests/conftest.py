@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -338,3 +339,30 @@ def _accepts(port):
             return sock.recv(100).startswith(b"220")
     except OSError:
         return False
+
+
+def make_certificate(directory, name="localhost"):
+    """A self-signed EC certificate for localhost and 127.0.0.1; returns (cert, key) paths."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True)
+    key.chmod(0o600)
+    return cert, key
+
+
+@pytest.fixture
+def certificate():
+    # Not pytest's tmp_path (0700): the test clients, and Postfix's user, must read the certificate.
+    directory = Path(tempfile.mkdtemp(prefix="ses-tls-"))
+    directory.chmod(0o755)
+    cert, key = make_certificate(directory)
+    cert.chmod(0o644)
+    return cert, key
+
+
+def client_context(cert):
+    """A TLS client context that trusts `cert` only."""
+    return ssl.create_default_context(cafile=str(cert))

@@ -14,31 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, proxy_environment, raw_message, requires_root, run_postfix, wait_until
+from conftest import (client_context, free_port, make_certificate, proxy_environment, raw_message, requires_root,
+                      run_postfix, wait_until)
 
 SENDER = "sender@example.com"
-
-
-def make_certificate(directory, name="localhost"):
-    """A self-signed EC certificate for localhost and 127.0.0.1; returns (cert, key) paths."""
-    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True)
-    key.chmod(0o600)
-    return cert, key
-
-
-@pytest.fixture
-def certificate():
-    # Not pytest's tmp_path (0700): the test clients, and Postfix's user, must read the certificate.
-    directory = Path(tempfile.mkdtemp(prefix="ses-tls-"))
-    directory.chmod(0o755)
-    cert, key = make_certificate(directory)
-    cert.chmod(0o644)
-    return cert, key
 
 
 def tls_proxy(moto, start_proxy, certificate, *flags):
@@ -48,11 +27,6 @@ def tls_proxy(moto, start_proxy, certificate, *flags):
 
 def message(marker):
     return f"From: {SENDER}\r\nTo: to@example.net\r\nSubject: {marker}\r\n\r\nover TLS\r\n".encode()
-
-
-def client_context(cert):
-    context = ssl.create_default_context(cafile=str(cert))
-    return context
 
 
 def test_swaks_starttls_delivers_and_is_counted(moto, start_proxy, certificate):

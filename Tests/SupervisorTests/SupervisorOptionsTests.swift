@@ -58,6 +58,9 @@ struct SupervisorOptionsTests {
         (["--tls-listen=127.0.0.1:465"], "--tls-listen needs --tls-cert"),
         (["--tls-cert=/c", "--tls-key=/k", "--tls-listen=465"], "--tls-listen 465"),
         (["--allow-from=10.0.0.1/8"], "did you mean 10.0.0.0/8"),
+        (["--require-auth"], "--require-auth needs --auth-users-file"),
+        (["--allow-insecure-auth"], "--allow-insecure-auth needs --auth-users-file"),
+        (["--auth-users-file=/u"], "--auth-users-file needs --tls-cert"),
         (["--allow-sender=(x"], "--allow-sender"),
     ])
     func badCommandLineIsRefusedNamingTheFlag(_ arguments: [String], _ named: String) {

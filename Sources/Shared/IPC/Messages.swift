@@ -222,6 +222,8 @@ public enum MetricEvent: Hashable, Sendable {
     case policyRefusal(PolicyRefusalReason)
     /// A TLS handshake completed (STARTTLS or the implicit-TLS listener).
     case tlsSession
+    /// An AUTH attempt was checked.
+    case auth(succeeded: Bool)
 }
 
 /// Child → supervisor, one-way (requestID 0), over the control socketpair.
@@ -285,6 +287,7 @@ extension MetricEvent {
         case .sesRetry: (6, 0)
         case .policyRefusal(let reason): (7, reason.rawValue)
         case .tlsSession: (8, 0)
+        case .auth(let succeeded): (9, succeeded ? 1 : 0)
         }
     }
 
@@ -306,6 +309,7 @@ extension MetricEvent {
             }
             self = .policyRefusal(reason)
         case (8, 0): self = .tlsSession
+        case (9, 0), (9, 1): self = .auth(succeeded: type == 1)
         default: throw IPCError(.invalidField, "metric \(wireID)/\(type)")
         }
     }
