@@ -26,21 +26,39 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// The status, headers and body of an answer. Header names are lower-cased.
+/// The status, headers and body of an answer. Headers are kept as received and read on demand:
+/// most answers are successes whose headers nobody reads, and this is every message's path.
 public struct HTTPResponse: Sendable {
     public var status: Int
-    public var headers: [(name: String, value: String)]
+    /// The header lines, CRLF-separated, status line included.
+    public var headerBytes: [UInt8]
     public var body: [UInt8]
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8]) {
+    public init(status: Int, headerBytes: [UInt8] = [], body: [UInt8]) {
         self.status = status
-        self.headers = headers
+        self.headerBytes = headerBytes
         self.body = body
     }
 
+    /// For tests and fixtures: headers given as pairs.
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.init(status: status, headerBytes: Array(headers.map { "\($0.name): \($0.value)\r\n" }.joined().utf8), body: body)
+    }
+
+    /// The first header called `name` (case-insensitive), value trimmed.
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name == lower }?.value
+        let wanted = name.lowercased()
+        for line in headerBytes.split(separator: UInt8(ascii: "\n")) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            guard String(decoding: line[..<colon], as: UTF8.self).lowercased() == wanted else { continue }
+            let value = line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            var end = value.endIndex
+            while end > value.startIndex, [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r")].contains(value[end - 1]) {
+                end -= 1
+            }
+            return String(decoding: value[..<end], as: UTF8.self)
+        }
+        return nil
     }
 }
 
@@ -156,7 +174,7 @@ struct CurlHandle: @unchecked Sendable {
         }
         var status = 0
         _ = shim_curl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: sink.headers, body: sink.bytes)
+        return HTTPResponse(status: status, headerBytes: sink.headerBytes, body: sink.bytes)
     }
 
     private func setOptions(
@@ -219,8 +237,7 @@ struct CurlHandle: @unchecked Sendable {
 private final class ResponseSink {
     let limit: Int
     var bytes: [UInt8] = []
-    var headers: [(name: String, value: String)] = []
-    var headerBytes = 0
+    var headerBytes: [UInt8] = []
     var overflowed = false
 
     init(limit: Int) { self.limit = limit }
@@ -235,7 +252,7 @@ private func curlWriteCallback(
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    guard sink.headerBytes + sink.bytes.count + length <= sink.limit else {
+    guard sink.headerBytes.count + sink.bytes.count + length <= sink.limit else {
         sink.overflowed = true
         return 0  // makes curl abort with CURLE_WRITE_ERROR
     }
@@ -245,7 +262,7 @@ private func curlWriteCallback(
     return length
 }
 
-/// One header line per call, CRLF included; the status line and the blank line carry no colon.
+/// One header line per call, CRLF included; kept as bytes, read only if someone asks.
 private func curlHeaderCallback(
     data: UnsafeMutablePointer<CChar>?,
     size: Int,
@@ -255,22 +272,12 @@ private func curlHeaderCallback(
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    sink.headerBytes += length
-    guard sink.headerBytes + sink.bytes.count <= sink.limit else {
+    guard sink.headerBytes.count + sink.bytes.count + length <= sink.limit else {
         sink.overflowed = true
         return 0
     }
-    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
-    guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return length }
-    let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-    let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIISpace()
-    sink.headers.append((name, value))
-    return length
-}
-
-extension String {
-    fileprivate func trimmingASCIISpace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
-        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        sink.headerBytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
     }
+    return length
 }

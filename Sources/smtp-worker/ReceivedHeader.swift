@@ -15,17 +15,31 @@ struct ReceivedHeader: Sendable {
 
     let hostname: String
 
-    func text(clientName: String?, ehlo: Bool, peer: SocketAddress?, envelope: Envelope, sessionID: String, now: Int64) -> String {
+    /// RFC 3848: ESMTP, with S for TLS and A for an authenticated client.
+    static func protocolName(ehlo: Bool, tls: Bool, authenticated: Bool) -> String {
+        guard ehlo else { return "SMTP" }
+        return "ESMTP" + (tls ? "S" : "") + (authenticated ? "A" : "")
+    }
+
+    func text(
+        clientName: String?,
+        protocolName: String,
+        peer: SocketAddress?,
+        envelope: Envelope,
+        sessionID: String,
+        now: Int64
+    ) -> String {
         let from = Self.printable(clientName ?? "unknown", limit: 128)
         let address = peer?.ipAddress.map { $0.contains(":") ? "[IPv6:\($0)]" : "[\($0)]" } ?? "[unknown]"
         let recipient = envelope.recipients.count == 1 ? "\r\n\tfor <\(Self.printable(envelope.recipients[0], limit: 256))>" : ""
         return "Received: from \(from) (\(address))\r\n\tby \(Self.printable(hostname, limit: 128)) (ses-smtpd-proxy)"
-            + " with \(ehlo ? "ESMTP" : "SMTP") id \(sessionID)\(recipient);\r\n\t\(UTCTime(epochSeconds: now).rfc5322)\r\n"
+            + " with \(protocolName) id \(sessionID)\(recipient);\r\n\t\(UTCTime(epochSeconds: now).rfc5322)\r\n"
     }
 
     func prepended(to message: ByteBuffer, connection: SMTPConnection, envelope: Envelope, peer: SocketAddress?, sessionID: String) -> ByteBuffer {
+        let name = Self.protocolName(ehlo: connection.saidEHLO, tls: connection.isTLS, authenticated: connection.authenticatedUser != nil)
         let header = text(
-            clientName: connection.clientName, ehlo: connection.saidEHLO, peer: peer, envelope: envelope,
+            clientName: connection.clientName, protocolName: name, peer: peer, envelope: envelope,
             sessionID: sessionID, now: Int64(time(nil)))
         var out = ByteBuffer()
         out.reserveCapacity(header.utf8.count + message.readableBytes)

@@ -62,3 +62,13 @@ struct AuthenticatorTests {
         #expect(delays.failed("192.0.2.2", now: start).nanoseconds == FailureDelays.first.nanoseconds)
     }
 }
+
+/// RFC 3848's names in the trace header.
+struct ReceivedHeaderTests {
+    @Test func protocolNameSaysTLSAndAuthentication() {
+        #expect(ReceivedHeader.protocolName(ehlo: false, tls: true, authenticated: false) == "SMTP")
+        #expect(ReceivedHeader.protocolName(ehlo: true, tls: false, authenticated: false) == "ESMTP")
+        #expect(ReceivedHeader.protocolName(ehlo: true, tls: true, authenticated: false) == "ESMTPS")
+        #expect(ReceivedHeader.protocolName(ehlo: true, tls: true, authenticated: true) == "ESMTPSA")
+    }
+}
