@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "SMTPCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // libFuzzer entry point over SMTPCore; `make fuzz` builds it with -sanitize=fuzzer.
         .executableTarget(name: "smtp-fuzz", dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]),
+        // libFuzzer over the IPC decoders and Shared's parsers (XML answers, endpoints, allow-lists).
+        .executableTarget(name: "shared-fuzz", dependencies: ["Shared", .product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "Shared",
             dependencies: [
