@@ -7,6 +7,7 @@
   waits until /health says ok; stops it with SIGTERM (by PID) at the end of the test.
 """
 import contextlib
+import json
 import http.server
 import shutil
 import os
@@ -366,3 +367,127 @@ def certificate():
 def client_context(cert):
     """A TLS client context that trusts `cert` only."""
     return ssl.create_default_context(cafile=str(cert))
+
+
+class SESFaults:
+    """An HTTP fixture in front of moto, for what moto cannot do on demand. Answers each send (v1
+    SendRawEmail, v2 SendEmail) with the next scripted fault, or forwards it to moto once the script
+    is used up (or, with `choose`, with the fault that function picks); other calls (GetSendQuota) are
+    forwarded, GetAccount is answered with `max_send_rate`. Faults in SES's own XML/JSON shapes:
+    throttle, daily, 500, 503, v2-throttle, v2-daily, garbage, hang; and two after moto stored the
+    message, which make the request ambiguous: stored-hang (no answer) and stored-reset (the answer
+    cut off). Counts sends seen and sends moto accepted."""
+
+    V1_ERROR = ("<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\"><Error><Type>{kind}</Type>"
+                "<Code>{code}</Code><Message>{message}</Message></Error><RequestId>fixture-{n}</RequestId></ErrorResponse>")
+    FAULTS = {
+        "throttle": (400, "Sender", "Throttling", "Maximum sending rate exceeded."),
+        "daily": (400, "Sender", "Throttling", "Daily message quota exceeded."),
+        "500": (500, "Receiver", "InternalFailure", "An internal error occurred."),
+        "503": (503, "Receiver", "ServiceUnavailable", "Service is unavailable."),
+        "v2-throttle": (429, None, "TooManyRequestsException", "Maximum sending rate exceeded."),
+        "v2-daily": (429, None, "TooManyRequestsException", "Daily message quota exceeded."),
+    }
+
+    def __init__(self, moto, script=(), max_send_rate=None, choose=None):
+        self.moto = moto
+        self.script = list(script)
+        self.choose = choose
+        self.max_send_rate = max_send_rate
+        self.sends = 0
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        faults = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                faults.handle(self, b"")
+
+            def do_POST(self):
+                faults.handle(self, self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        self.server, self.endpoint = serve(Handler)
+        # A client that went away (a killed worker, a curl timeout) is part of the test, not an error.
+        self.server.handle_error = lambda request, address: None
+
+    def handle(self, handler, body):
+        if handler.path.endswith("/v2/email/account") and self.max_send_rate is not None:
+            return self.answer(handler, 200, json.dumps({"SendQuota": {"MaxSendRate": self.max_send_rate,
+                                                                        "Max24HourSend": 50000.0}}).encode(), {})
+        is_send = b"Action=SendRawEmail" in body or handler.path.endswith("/v2/email/outbound-emails")
+        if not is_send:
+            return forward(handler, self.moto.endpoint, body)
+        with self.lock:
+            self.sends += 1
+            fault = self.script.pop(0) if self.script else (self.choose() if self.choose else "forward")
+            n = self.sends
+        if fault == "hang":
+            self.release.wait(60)  # then close without a word: a request sent, never answered
+            return
+        if fault == "garbage":
+            return self.answer(handler, 200, b"<SendRawEmailResponse><Trunc", {})
+        if fault in self.FAULTS:
+            status, kind, code, text = self.FAULTS[fault]
+            if kind is None:
+                return self.answer(handler, status, json.dumps({"message": text}).encode(),
+                                   {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazonaws.sesv2/"})
+            return self.answer(handler, status, self.V1_ERROR.format(kind=kind, code=code, message=text, n=n).encode(),
+                               {"Content-Type": "text/xml"})
+        if fault in ("stored-hang", "stored-reset"):
+            status, _ = self.send_to_moto(handler, body)
+            if status == 200:
+                with self.lock:
+                    self.accepted += 1
+            if fault == "stored-hang":
+                self.release.wait(60)
+            else:
+                handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n<SendRawEmailResponse>")
+                handler.wfile.flush()
+                handler.close_connection = True
+            return
+        status, answer = self.send_to_moto(handler, body)
+        if status == 200:
+            with self.lock:
+                self.accepted += 1
+        self.answer(handler, status, answer, {})
+
+    def send_to_moto(self, handler, body):
+        request = urllib.request.Request(self.moto.endpoint + handler.path, data=body, method=handler.command)
+        for name, value in handler.headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                request.add_header(name, value)
+        try:
+            response = urllib.request.urlopen(request, timeout=30)
+            status, answer = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, error.read()
+        return status, answer
+
+    @staticmethod
+    def answer(handler, status, body, headers):
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ses_faults(moto):
+    made = []
+
+    def make(script, **options):
+        faults = SESFaults(moto, script, **options)
+        made.append(faults)
+        return faults
+
+    yield make
+    for faults in made:
+        faults.close()

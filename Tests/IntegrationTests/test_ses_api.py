@@ -5,15 +5,12 @@ moto (signatures checked) receives every message that SES would have. What moto 
 demand — throttling, the daily quota, HTTP 500/503, an endpoint that never answers, GetAccount — comes
 from `SESFaults`, a small HTTP fixture in front of moto that answers in SES's own XML/JSON error shapes
 and forwards everything else unchanged, so a 250 still means moto stored the message."""
-import json
 import smtplib
-import threading
 import time
 import uuid
 
-import pytest
 
-from conftest import QuietHandler, forward, proxy_environment, raw_message, serve, v2_raw_message
+from conftest import proxy_environment, raw_message, v2_raw_message
 
 SENDER = "sender@example.com"
 SOURCE_ARN = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
@@ -125,113 +122,6 @@ def test_fixed_rate_spaces_messages_out(moto, start_proxy):
     # A bucket of 2 recipients refilled at 2/s: the 3rd and 4th wait 0.5 s each.
     assert time.monotonic() - started >= 0.9
     assert all(moto.stored(m.encode()) == 1 for m in markers)
-
-
-class SESFaults:
-    """Answers each send (v1 SendRawEmail, v2 SendEmail) with the next scripted fault, or forwards it
-    to moto once the script is used up; other calls (GetSendQuota) are forwarded, GetAccount is
-    answered with `max_send_rate`. Counts sends seen and sends moto accepted."""
-
-    V1_ERROR = ("<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\"><Error><Type>{kind}</Type>"
-                "<Code>{code}</Code><Message>{message}</Message></Error><RequestId>fixture-{n}</RequestId></ErrorResponse>")
-    FAULTS = {
-        "throttle": (400, "Sender", "Throttling", "Maximum sending rate exceeded."),
-        "daily": (400, "Sender", "Throttling", "Daily message quota exceeded."),
-        "500": (500, "Receiver", "InternalFailure", "An internal error occurred."),
-        "503": (503, "Receiver", "ServiceUnavailable", "Service is unavailable."),
-        "v2-throttle": (429, None, "TooManyRequestsException", "Maximum sending rate exceeded."),
-        "v2-daily": (429, None, "TooManyRequestsException", "Daily message quota exceeded."),
-    }
-
-    def __init__(self, moto, script, max_send_rate=None):
-        self.moto = moto
-        self.script = list(script)
-        self.max_send_rate = max_send_rate
-        self.sends = 0
-        self.accepted = 0
-        self.lock = threading.Lock()
-        self.release = threading.Event()
-        faults = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):
-                faults.handle(self, b"")
-
-            def do_POST(self):
-                faults.handle(self, self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-        self.server, self.endpoint = serve(Handler)
-
-    def handle(self, handler, body):
-        if handler.path.endswith("/v2/email/account") and self.max_send_rate is not None:
-            return self.answer(handler, 200, json.dumps({"SendQuota": {"MaxSendRate": self.max_send_rate,
-                                                                        "Max24HourSend": 50000.0}}).encode(), {})
-        is_send = b"Action=SendRawEmail" in body or handler.path.endswith("/v2/email/outbound-emails")
-        if not is_send:
-            return forward(handler, self.moto.endpoint, body)
-        with self.lock:
-            self.sends += 1
-            fault = self.script.pop(0) if self.script else "forward"
-            n = self.sends
-        if fault == "hang":
-            self.release.wait(60)  # then close without a word: a request sent, never answered
-            return
-        if fault == "garbage":
-            return self.answer(handler, 200, b"<SendRawEmailResponse><Trunc", {})
-        if fault in self.FAULTS:
-            status, kind, code, text = self.FAULTS[fault]
-            if kind is None:
-                return self.answer(handler, status, json.dumps({"message": text}).encode(),
-                                   {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazonaws.sesv2/"})
-            return self.answer(handler, status, self.V1_ERROR.format(kind=kind, code=code, message=text, n=n).encode(),
-                               {"Content-Type": "text/xml"})
-        status = self.forward_send(handler, body)
-        if status == 200:
-            with self.lock:
-                self.accepted += 1
-
-    def forward_send(self, handler, body):
-        import urllib.error
-        import urllib.request
-        request = urllib.request.Request(self.moto.endpoint + handler.path, data=body, method=handler.command)
-        for name, value in handler.headers.items():
-            if name.lower() not in ("content-length", "connection"):
-                request.add_header(name, value)
-        try:
-            response = urllib.request.urlopen(request, timeout=30)
-            status, answer = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, answer = error.code, error.read()
-        self.answer(handler, status, answer, {})
-        return status
-
-    @staticmethod
-    def answer(handler, status, body, headers):
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def ses_faults(moto):
-    made = []
-
-    def make(script, **options):
-        faults = SESFaults(moto, script, **options)
-        made.append(faults)
-        return faults
-
-    yield make
-    for faults in made:
-        faults.close()
 
 
 def test_throttling_is_retried_inside_the_transaction(moto, start_proxy, ses_faults):
