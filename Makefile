@@ -3,7 +3,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 BUILD_DIR := .build/debug
 
-.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean deb deb-test bench
+.PHONY: deps build test unit-test integration-test fuzz fuzz-smoke run clean deb deb-test bench soak
 
 deps:
 	@scripts/deps.sh
@@ -47,6 +47,12 @@ deb-test: deb
 bench:
 	@scripts/deps.sh bench
 	$(PYTHON) scripts/bench.py --bin-dir "$$(scripts/release-build.sh)" $(BENCH_ARGS)
+
+# An hour at 50 sessions against the fake SES, RSS sampled each minute (SOAK_SECONDS to change).
+SOAK_SECONDS ?= 3600
+soak:
+	@scripts/deps.sh bench
+	$(PYTHON) scripts/soak.py --bin-dir "$$(scripts/release-build.sh)" --seconds $(SOAK_SECONDS)
 
 run: deps
 	$(SWIFT) build

@@ -147,6 +147,7 @@ def test_postfix_relays_with_sasl_over_tls(moto, auth_proxy, certificate, users_
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             assert client.sendmail(SENDER, ["to@example.net"], data) == {}
         wait_until(lambda: moto.forms_containing(marker.encode()), 60, "Postfix to deliver through the proxy with SASL")
-        log = maillog.read_text(errors="replace")
-        assert "status=sent (250 2.0.0 Ok: queued as" in log
+        # moto has the message before the proxy's 250 reaches Postfix's log.
+        wait_until(lambda: "status=sent (250 2.0.0 Ok: queued as" in maillog.read_text(errors="replace"), 30,
+                   "Postfix to log the delivery")
     proxy.metrics_reach({'smtpd_auth_total{result="success"}': 1})

@@ -224,8 +224,10 @@ def test_postfix_relays_through_the_proxy_with_pipelining(moto, proxy, postfix):
     raw = raw_message(form)
     assert raw.startswith(b"Received: ") and raw.endswith(data), "Postfix adds its trace header, nothing else changes"
     assert sorted(destinations(form)) == ["bcc@example.org", "to@example.net"]
+    # moto has the message before the proxy's 250 reaches Postfix's log.
+    wait_until(lambda: "status=sent (250 2.0.0 Ok: queued as" in maillog.read_text(errors="replace"), 30,
+               "Postfix to log the delivery")
     log = maillog.read_text(errors="replace")
-    assert "status=sent (250 2.0.0 Ok: queued as" in log
     # Pipelining seen on the wire: Postfix sent DATA before it read the answer to MAIL. (Postfix's SMTP
     # client has no BDAT, only its server does; BDAT is covered by test_bdat_pipelined_with_the_dialogue.)
     sent_data = log.index(f":{proxy.smtp_port}: DATA")

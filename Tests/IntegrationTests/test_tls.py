@@ -207,6 +207,8 @@ def test_root_only_key_and_postfix_relaying_with_tls_encrypt(moto, start_proxy, 
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             assert client.sendmail(SENDER, ["to@example.net"], message(marker)) == {}
         wait_until(lambda: moto.forms_containing(marker.encode()), 60, "Postfix to deliver through the proxy over TLS")
+        # moto has the message before the proxy's 250 reaches Postfix's log.
+        wait_until(lambda: "status=sent (250 2.0.0 Ok: queued as" in maillog.read_text(errors="replace"), 30,
+                   "Postfix to log the delivery")
         log = maillog.read_text(errors="replace")
         assert "TLS connection established to 127.0.0.1" in log, log[-3000:]
-        assert "status=sent (250 2.0.0 Ok: queued as" in log
