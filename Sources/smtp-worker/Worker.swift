@@ -72,6 +72,9 @@ struct Worker {
             timeout: .seconds(Int64(settings.sesTimeoutSeconds)), logger: logger)
         let tls = try settings.tls.map { try WorkerTLS.context(from: $0) }
         let authenticator = try settings.auth.available ? Authenticator(users: Self.authUsers(), threadPool: threadPool) : nil
+        // Read once: the key and the users file need not stay reachable through a descriptor.
+        for file in WorkerFile.allCases { close(file.descriptor) }
+        if settings.tls?.implicitListener != true { close(ChildDescriptors.Worker.tlsListener) }
         let sessions = SessionStarter(
             settings: settings, tls: tls, authenticator: authenticator, relay: relay, control: control,
             connections: ConnectionRegistry(maxConnections: settings.maxConnections, maxPerPeer: settings.maxConnectionsPerPeer),

@@ -201,6 +201,9 @@ def test_root_only_key_and_postfix_relaying_with_tls_encrypt(moto, start_proxy, 
     cert, key = certificate
     assert key.stat().st_mode & 0o077 == 0 and key.stat().st_uid == 0
     proxy = tls_proxy(moto, start_proxy, certificate, "--require-tls")
+    worker = proxy.child_pids()["ses-smtp-worker"]
+    open_files = [os.readlink(f"/proc/{worker}/fd/{fd}") for fd in os.listdir(f"/proc/{worker}/fd")]
+    assert str(key) not in open_files and str(cert) not in open_files, "the worker closes what it has read"
     extra = f"smtp_tls_security_level = encrypt\nsmtp_tls_CAfile = {cert}\nsmtp_tls_loglevel = 1\n"
     with run_postfix(proxy.smtp_port, extra) as (port, maillog):
         marker = uuid.uuid4().hex
