@@ -62,11 +62,14 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-/// Answers a connection over the limits with one reply and closes it.
+/// Answers a refused connection with one reply and closes it. On the implicit-TLS listener the reply
+/// waits for the handshake, which a client may never finish: it gets `patience`, then the close, so a
+/// refused client cannot hold a socket (and the refusal costs no slot of the limits).
 final class RefusingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    static let patience = TimeAmount.seconds(10)
     private let reply: String
 
     init(reply: String) {
@@ -77,6 +80,8 @@ final class RefusingHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.patience) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}

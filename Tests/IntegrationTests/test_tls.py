@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -215,3 +216,16 @@ def test_root_only_key_and_postfix_relaying_with_tls_encrypt(moto, start_proxy, 
                    "Postfix to log the delivery")
         log = maillog.read_text(errors="replace")
         assert "TLS connection established to 127.0.0.1" in log, log[-3000:]
+
+
+def test_refused_client_on_the_implicit_listener_is_answered_in_tls_and_cannot_linger(moto, start_proxy, certificate):
+    tls_port = free_port()
+    tls_proxy(moto, start_proxy, certificate, f"--tls-listen=127.0.0.1:{tls_port}", "--allow-from=10.0.0.0/8")
+    with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
+        protected = client_context(certificate[0]).wrap_socket(raw, server_hostname="localhost")
+        assert protected.makefile("rb").readline().startswith(b"554 5.7.1 ")
+    # A refused client that never starts the handshake is closed after RefusingHandler.patience (10 s).
+    with socket.create_connection(("127.0.0.1", tls_port), timeout=30) as silent:
+        started = time.monotonic()
+        assert silent.recv(1024) == b""
+        assert time.monotonic() - started < 20
