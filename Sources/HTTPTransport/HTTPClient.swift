@@ -243,23 +243,14 @@ private final class ResponseSink {
     init(limit: Int) { self.limit = limit }
 }
 
+/// Body bytes, in as many calls as curl likes.
 private func curlWriteCallback(
     data: UnsafeMutablePointer<CChar>?,
     size: Int,
     count: Int,
     context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let data, let context else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    guard sink.headerBytes.count + sink.bytes.count + length <= sink.limit else {
-        sink.overflowed = true
-        return 0  // makes curl abort with CURLE_WRITE_ERROR
-    }
-    data.withMemoryRebound(to: UInt8.self, capacity: length) {
-        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
-    }
-    return length
+    ResponseSink.append(data, size * count, context: context, to: \.bytes)
 }
 
 /// One header line per call, CRLF included; kept as bytes, read only if someone asks.
@@ -269,15 +260,27 @@ private func curlHeaderCallback(
     count: Int,
     context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let data, let context else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    guard sink.headerBytes.count + sink.bytes.count + length <= sink.limit else {
-        sink.overflowed = true
-        return 0
+    ResponseSink.append(data, size * count, context: context, to: \.headerBytes)
+}
+
+extension ResponseSink {
+    /// Both callbacks: headers and body count against one limit. Returning less than `length` makes
+    /// curl abort the transfer (CURLE_WRITE_ERROR).
+    fileprivate static func append(
+        _ data: UnsafeMutablePointer<CChar>?,
+        _ length: Int,
+        context: UnsafeMutableRawPointer?,
+        to field: ReferenceWritableKeyPath<ResponseSink, [UInt8]>
+    ) -> Int {
+        guard let data, let context else { return 0 }
+        let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+        guard sink.headerBytes.count + sink.bytes.count + length <= sink.limit else {
+            sink.overflowed = true
+            return 0
+        }
+        data.withMemoryRebound(to: UInt8.self, capacity: length) {
+            sink[keyPath: field].append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+        }
+        return length
     }
-    data.withMemoryRebound(to: UInt8.self, capacity: length) {
-        sink.headerBytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
-    }
-    return length
 }

@@ -29,9 +29,7 @@ enum Listeners {
     /// The implicit-TLS listener (`--tls-listen`), or /dev/null for the worker's descriptor slot.
     static func implicitTLS(options: SupervisorOptions, logger: Logger) throws -> Int32 {
         guard let address = options.tlsListen else {
-            let empty = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            guard empty >= 0 else { throw Supervisor.StartupError(description: "cannot open /dev/null") }
-            return empty
+            return try SharedFiles.openOrEmpty(nil, required: false, variable: "--tls-listen")
         }
         return try bind(address, what: "SMTP over TLS", options: options, logger: logger)
     }

@@ -207,19 +207,24 @@ def serve(handler_class):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def forward(handler, endpoint, body, headers=None):
-    """Relays the request `handler` is serving to `endpoint` unchanged (headers included, so a SigV4
-    signature still verifies there, unless `headers` replaces them) and answers with what came back.
-    For fixtures that sit in front of moto to add the one behaviour moto lacks."""
+def relay(handler, endpoint, body, headers=None):
+    """Sends the request `handler` is serving to `endpoint` unchanged (headers included, so a SigV4
+    signature still verifies there, unless `headers` replaces them); returns (status, answer)."""
     request = urllib.request.Request(endpoint + handler.path, data=body, method=handler.command)
     for name, value in (headers or handler.headers).items():
         if name.lower() not in ("content-length", "connection"):
             request.add_header(name, value)
     try:
         response = urllib.request.urlopen(request, timeout=30)
-        status, answer = response.status, response.read()
+        return response.status, response.read()
     except urllib.error.HTTPError as error:
-        status, answer = error.code, error.read()
+        return error.code, error.read()
+
+
+def forward(handler, endpoint, body, headers=None):
+    """`relay`, answering the client with what came back. For fixtures that sit in front of moto to
+    add the one behaviour moto lacks."""
+    status, answer = relay(handler, endpoint, body, headers)
     handler.send_response(status)
     handler.send_header("Content-Length", str(len(answer)))
     handler.end_headers()
@@ -435,7 +440,7 @@ class SESFaults:
             return self.answer(handler, status, self.V1_ERROR.format(kind=kind, code=code, message=text, n=n).encode(),
                                {"Content-Type": "text/xml"})
         if fault in ("stored-hang", "stored-reset"):
-            status, _ = self.send_to_moto(handler, body)
+            status, _ = relay(handler, self.moto.endpoint, body)
             if status == 200:
                 with self.lock:
                     self.accepted += 1
@@ -446,23 +451,11 @@ class SESFaults:
                 handler.wfile.flush()
                 handler.close_connection = True
             return
-        status, answer = self.send_to_moto(handler, body)
+        status, answer = relay(handler, self.moto.endpoint, body)
         if status == 200:
             with self.lock:
                 self.accepted += 1
         self.answer(handler, status, answer, {})
-
-    def send_to_moto(self, handler, body):
-        request = urllib.request.Request(self.moto.endpoint + handler.path, data=body, method=handler.command)
-        for name, value in handler.headers.items():
-            if name.lower() not in ("content-length", "connection"):
-                request.add_header(name, value)
-        try:
-            response = urllib.request.urlopen(request, timeout=30)
-            status, answer = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, answer = error.code, error.read()
-        return status, answer
 
     @staticmethod
     def answer(handler, status, body, headers):

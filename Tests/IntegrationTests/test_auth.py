@@ -2,6 +2,7 @@
 and sha512-crypt hashes made by mkpasswd and openssl passwd; wrong passwords with growing delays,
 AUTH in clear, --require-auth, a per-user sender restriction, and Postfix relaying with SASL over
 TLS. Delivery checked at moto."""
+import contextlib
 import smtplib
 import subprocess
 import time
@@ -42,6 +43,16 @@ def auth_proxy(moto, start_proxy, certificate, users_file):
     return start
 
 
+@contextlib.contextmanager
+def tls_session(port, cert):
+    """An smtplib session past STARTTLS and the second EHLO."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+        client.ehlo("client.test")
+        client.starttls(context=client_context(cert))
+        client.ehlo("client.test")
+        yield client
+
+
 def swaks(port, cert, *arguments):
     return subprocess.run(
         ["swaks", "--server", f"127.0.0.1:{port}", "--tls", "--tls-ca-path", str(cert), "--from", SENDER,
@@ -64,10 +75,7 @@ def test_swaks_authenticates_and_delivers(moto, auth_proxy, certificate, user, m
 
 def test_wrong_password_is_535_after_a_growing_delay(moto, auth_proxy, certificate):
     proxy = auth_proxy()
-    with smtplib.SMTP("127.0.0.1", proxy.smtp_port, timeout=60) as client:
-        client.ehlo("client.test")
-        client.starttls(context=client_context(certificate[0]))
-        client.ehlo("client.test")
+    with tls_session(proxy.smtp_port, certificate[0]) as client:
         assert "PLAIN" in client.esmtp_features["auth"] and "LOGIN" in client.esmtp_features["auth"]
         delays = []
         client.user, client.password = "alice", "not-her-password"
@@ -103,20 +111,14 @@ def test_auth_in_clear_is_refused_and_not_offered(moto, auth_proxy):
 
 def test_require_auth_refuses_mail_before_login(moto, auth_proxy, certificate):
     proxy = auth_proxy("--require-auth")
-    with smtplib.SMTP("127.0.0.1", proxy.smtp_port, timeout=30) as client:
-        client.ehlo("client.test")
-        client.starttls(context=client_context(certificate[0]))
-        client.ehlo("client.test")
+    with tls_session(proxy.smtp_port, certificate[0]) as client:
         code, text = client.mail(SENDER)
         assert (code, text.decode().split(" ", 1)[0]) == (530, "5.7.0"), text
 
 
 def test_per_user_sender_restriction(moto, auth_proxy, certificate):
     proxy = auth_proxy("--require-auth")
-    with smtplib.SMTP("127.0.0.1", proxy.smtp_port, timeout=30) as client:
-        client.ehlo("client.test")
-        client.starttls(context=client_context(certificate[0]))
-        client.ehlo("client.test")
+    with tls_session(proxy.smtp_port, certificate[0]) as client:
         client.login("carol", USERS["carol"][1])
         code, text = client.mail(SENDER)
         assert (code, text.decode().split(" ", 1)[0]) == (550, "5.7.1"), text

@@ -5,7 +5,15 @@ extension SigV4 {
 
     /// The headers of an unsigned query request (STS AssumeRoleWithWebIdentity needs no signature).
     public static func queryHeaders(endpoint: AWSEndpoint, amzDate: String) -> [(name: String, value: String)] {
-        [("Host", endpoint.hostHeader), ("Content-Type", formContentType), ("X-Amz-Date", amzDate)]
+        unsignedHeaders(endpoint: endpoint, contentType: formContentType, amzDate: amzDate)
+    }
+
+    /// Host, Content-Type when there is a body type, X-Amz-Date: what every request carries.
+    private static func unsignedHeaders(endpoint: AWSEndpoint, contentType: String?, amzDate: String) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("Host", endpoint.hostHeader)]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        headers.append(("X-Amz-Date", amzDate))
+        return headers
     }
 
     /// The headers of `body` POSTed to `endpoint`, signed with a key derived for `scope`.
@@ -36,9 +44,7 @@ extension SigV4 {
         time: UTCTime,
         scope: Scope
     ) -> [(name: String, value: String)] {
-        var headers: [(name: String, value: String)] = [("Host", endpoint.hostHeader)]
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        headers.append(("X-Amz-Date", time.amzDate))
+        var headers = unsignedHeaders(endpoint: endpoint, contentType: contentType, amzDate: time.amzDate)
         if let sessionToken { headers.append(("X-Amz-Security-Token", sessionToken)) }
         let authorization = SigV4.authorization(
             for: SigV4.Request(method: method, path: endpoint.path, headers: headers, payloadSHA256: sha256Hex(body)),
