@@ -40,8 +40,10 @@ let package = Package(
         .target(name: "SMTPCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // libFuzzer entry point over SMTPCore; `make fuzz` builds it with -sanitize=fuzzer.
         .executableTarget(name: "smtp-fuzz", dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]),
-        // libFuzzer over the IPC decoders and Shared's parsers (XML answers, endpoints, allow-lists).
-        .executableTarget(name: "shared-fuzz", dependencies: ["Shared", .product(name: "NIOCore", package: "swift-nio")]),
+        // libFuzzer over the IPC decoders, Shared's parsers (XML answers, endpoints, allow-lists) and
+        // the agent's documents (Vault, STS, metadata and credential_process answers).
+        .executableTarget(
+            name: "shared-fuzz", dependencies: ["Shared", "CredentialDocuments", .product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "Shared",
             dependencies: [
@@ -51,6 +53,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // What the agent reads from Vault, STS and the metadata services, parsed without I/O: a
+        // library so that the agent and shared-fuzz run the same code.
+        .target(name: "CredentialDocuments", dependencies: ["Shared"]),
         .executableTarget(
             name: "supervisor",
             dependencies: [
@@ -77,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "cred-agent",
             dependencies: [
-                "Shared", "CShim", "HTTPTransport",
+                "Shared", "CShim", "HTTPTransport", "CredentialDocuments",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,6 +106,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SupervisorTests", dependencies: ["supervisor", "Shared"]),
-        .testTarget(name: "CredAgentTests", dependencies: ["cred-agent", "Shared"]),
+        .testTarget(name: "CredAgentTests", dependencies: ["cred-agent", "CredentialDocuments", "Shared"]),
     ]
 )

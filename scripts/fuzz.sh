@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (their own build folder: instrumented code must not mix with the test
 # build) and runs each for a bounded time on a copy of its checked-in seed corpus:
 #   smtp-fuzz    SMTPConnection: framer, DATA/BDAT decoding, command parser, session, policy, AUTH
-#   shared-fuzz  the IPC frame decoder and messages, SES/STS XML answers, endpoints, allow-lists, tags
+#   shared-fuzz  the IPC frame decoder and messages, SES/STS XML answers, endpoints, allow-lists, tags,
+#                the agent's Vault, metadata-service and credential_process JSON
 # Usage: scripts/fuzz.sh SECONDS (per target). Exits non-zero on a crash, leaving the input in
 # .build-fuzz/artifacts/ (a crash found becomes a unit test).
 set -euo pipefail

@@ -22,6 +22,14 @@ CURLcode shim_curl_setopt_header_function(CURL *curl, size_t (*callback)(char *,
     return curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
 }
 
+CURLcode shim_curl_setopt_read_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(curl, CURLOPT_READFUNCTION, callback);
+}
+
+CURLcode shim_curl_setopt_seek_function(CURL *curl, int (*callback)(void *, curl_off_t, int)) {
+    return curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, callback);
+}
+
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }

@@ -2,20 +2,24 @@ import CCurl
 import CCurlShim
 import Synchronization
 
-/// One HTTP request for `HTTPClient`. `body` is sent as is with POST/PUT. `timeoutMilliseconds`,
-/// when set, replaces the client's total timeout for this request (a caller with a deadline).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One HTTP request for `HTTPClient`. `body` is sent with POST/PUT. `timeoutMilliseconds`, when
+/// set, replaces the client's total timeout for this request (a caller with a deadline).
 public struct HTTPRequest: Sendable {
     public var method: String
     public var url: String
     public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
+    public var body: HTTPBody
     public var timeoutMilliseconds: Int?
 
     public init(
         method: String,
         url: String,
         headers: [(name: String, value: String)],
-        body: [UInt8] = [],
+        body: HTTPBody = .bytes([]),
         timeoutMilliseconds: Int? = nil
     ) {
         self.method = method
@@ -24,6 +28,25 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeoutMilliseconds = timeoutMilliseconds
     }
+}
+
+public enum HTTPBody: Sendable {
+    case bytes([UInt8])
+    /// Made while curl sends it: for a body too large to hold a second copy of (a message in base64).
+    case stream(any HTTPBodyStream)
+}
+
+/// A body of known length produced in pieces. `makeReader` starts at the first byte; curl asks for
+/// a new reader when it rewinds, to send again on a fresh connection.
+public protocol HTTPBodyStream: Sendable {
+    var length: Int { get }
+    func makeReader() -> any HTTPBodyReader
+}
+
+public protocol HTTPBodyReader: AnyObject {
+    /// Fills `buffer` from its start and returns how many bytes it wrote: fewer than its size only at
+    /// the end of the body, 0 once the body is done.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int
 }
 
 /// The status, headers and body of an answer. Headers are kept as received and read on demand:
@@ -144,6 +167,12 @@ struct CurlHandle: @unchecked Sendable {
     }
 
     func perform(_ request: HTTPRequest, configuration: HTTPClientConfiguration) throws(HTTPError) -> HTTPResponse {
+        // curl sends header lines as given: a CR or LF in a value (a token from a peer) would add
+        // headers or a request of its own, and a NUL would cut the line short.
+        for header in request.headers where !Self.isSafeHeader(header) {
+            throw HTTPError(
+                code: .other, requestSent: false, detail: "header \(header.name.debugDescription) would not be one header line; not sent")
+        }
         curl_easy_reset(pointer)
         let sink = ResponseSink(limit: configuration.maxResponseBytes)
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -153,9 +182,29 @@ struct CurlHandle: @unchecked Sendable {
         }
         defer { curl_slist_free_all(headerList) }
 
-        let code: CURLcode = request.body.withUnsafeBytes { body in
-            withExtendedLifetime(sink) {
-                setOptions(request, headerList: headerList, body: body, sink: sink, configuration: configuration)
+        let code: CURLcode
+        switch request.body {
+        case .bytes(let bytes):
+            code = bytes.withUnsafeBytes { body in
+                withExtendedLifetime(sink) {
+                    setOptions(request, headerList: headerList, sink: sink, configuration: configuration)
+                    if request.method != "GET" {
+                        _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, body.count)
+                        _ = shim_curl_setopt_pointer(pointer, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+                    }
+                    return curl_easy_perform(pointer)
+                }
+            }
+        case .stream(let stream):
+            let source = BodySource(stream)
+            code = withExtendedLifetime((sink, source)) {
+                setOptions(request, headerList: headerList, sink: sink, configuration: configuration)
+                _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, stream.length)
+                let context = Unmanaged.passUnretained(source).toOpaque()
+                _ = shim_curl_setopt_read_function(pointer, curlReadCallback)
+                _ = shim_curl_setopt_pointer(pointer, CURLOPT_READDATA, context)
+                _ = shim_curl_setopt_seek_function(pointer, curlSeekCallback)
+                _ = shim_curl_setopt_pointer(pointer, CURLOPT_SEEKDATA, context)
                 return curl_easy_perform(pointer)
             }
         }
@@ -177,10 +226,14 @@ struct CurlHandle: @unchecked Sendable {
         return HTTPResponse(status: status, headerBytes: sink.headerBytes, body: sink.bytes)
     }
 
+    static func isSafeHeader(_ header: (name: String, value: String)) -> Bool {
+        !header.name.isEmpty && header.name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
+            && header.value.utf8.allSatisfy { ($0 >= 0x20 && $0 != 0x7F) || $0 == UInt8(ascii: "\t") }
+    }
+
     private func setOptions(
         _ request: HTTPRequest,
         headerList: UnsafeMutablePointer<curl_slist>?,
-        body: UnsafeRawBufferPointer,
         sink: ResponseSink,
         configuration: HTTPClientConfiguration
     ) {
@@ -204,8 +257,6 @@ struct CurlHandle: @unchecked Sendable {
             _ = shim_curl_setopt_long(pointer, CURLOPT_HTTPGET, 1)
         default:
             _ = shim_curl_setopt_long(pointer, CURLOPT_POST, 1)
-            _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, body.count)
-            _ = shim_curl_setopt_pointer(pointer, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
             if request.method != "POST" {
                 _ = shim_curl_setopt_string(pointer, CURLOPT_CUSTOMREQUEST, request.method)
             }
@@ -241,6 +292,32 @@ private final class ResponseSink {
     var overflowed = false
 
     init(limit: Int) { self.limit = limit }
+}
+
+/// The reader of a streamed body, replaced when curl rewinds; used only by the thread running the
+/// transfer.
+private final class BodySource {
+    let stream: any HTTPBodyStream
+    var reader: any HTTPBodyReader
+
+    init(_ stream: any HTTPBodyStream) {
+        self.stream = stream
+        self.reader = stream.makeReader()
+    }
+}
+
+private func curlReadCallback(buffer: UnsafeMutablePointer<CChar>?, size: Int, count: Int, context: UnsafeMutableRawPointer?) -> Int {
+    guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+    let source = Unmanaged<BodySource>.fromOpaque(context).takeUnretainedValue()
+    return source.reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+}
+
+/// Only back to the start, which is all curl needs to send the body again.
+private func curlSeekCallback(context: UnsafeMutableRawPointer?, offset: curl_off_t, origin: CInt) -> CInt {
+    guard let context, offset == 0, origin == SEEK_SET else { return CInt(CURL_SEEKFUNC_CANTSEEK) }
+    let source = Unmanaged<BodySource>.fromOpaque(context).takeUnretainedValue()
+    source.reader = source.stream.makeReader()
+    return CInt(CURL_SEEKFUNC_OK)
 }
 
 /// Body bytes, in as many calls as curl likes.

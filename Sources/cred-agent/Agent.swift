@@ -1,3 +1,4 @@
+import CredentialDocuments
 import Dispatch
 import FoundationEssentials
 import HTTPTransport

@@ -3,42 +3,7 @@
 // profile (static keys, role_arn over a source_profile or a web identity token). Resolving names
 // where credentials come from; `CredentialSource.fetch` obtains them. Runs in the credential agent,
 // which alone sees secrets.
-
-/// Long-lived or session credentials as found, before any signing key is derived.
-struct BaseCredentials: Equatable, Sendable, CustomStringConvertible {
-    var accessKeyID: String
-    var secretAccessKey: String
-    var sessionToken: String?
-    var expiration: Int64?
-    /// Where they came from, for logs: "environment", "profile default in /root/.aws/credentials".
-    var source: String
-
-    var description: String { "BaseCredentials(source: \(source), accessKeyID: <redacted>)" }
-}
-
-/// The agent's one error type: a startup or refresh failure whose message names what to fix.
-struct AgentError: Error, CustomStringConvertible {
-    enum Code: Equatable {
-        case noCredentials
-        case incompleteCredentials
-        case noRegion
-        case profileNotFound
-        case unsupported
-        case io
-        case sts
-        case vault
-    }
-
-    var code: Code
-    var detail: String
-
-    init(_ code: Code, _ detail: String) {
-        self.code = code
-        self.detail = detail
-    }
-
-    var description: String { detail }
-}
+import CredentialDocuments
 
 /// Inputs of the chain: the agent's environment and the shared files, with the paths they were read
 /// from (for messages).

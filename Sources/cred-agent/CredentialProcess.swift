@@ -1,6 +1,7 @@
 // A profile's `credential_process`: a command the SDKs run to obtain keys, printing JSON on stdout
 // (`Version` 1, `AccessKeyId`, `SecretAccessKey`, optional `SessionToken` and `Expiration`). It runs as
 // the agent's user, with the agent's environment, no shell, and a time limit.
+import CredentialDocuments
 import Shared
 
 #if canImport(Glibc)

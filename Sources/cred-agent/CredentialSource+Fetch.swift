@@ -1,3 +1,4 @@
+import CredentialDocuments
 import Shared
 
 #if canImport(Glibc)

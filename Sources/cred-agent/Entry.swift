@@ -1,4 +1,5 @@
 import CShim
+import CredentialDocuments
 import Logging
 import Shared
 

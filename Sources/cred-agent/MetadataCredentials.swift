@@ -2,6 +2,7 @@
 // address: the container credential endpoint (ECS task roles, EKS Pod Identity) and EC2's instance
 // metadata service, IMDSv2 only (a session token first, so a server-side request forgery through
 // some other process on the host cannot read the role's keys with a bare GET).
+import CredentialDocuments
 import FoundationEssentials
 import HTTPTransport
 import Shared
@@ -150,32 +151,8 @@ struct InstanceMetadata: Equatable, Sendable {
     }
 }
 
-/// The JSON the metadata services and credential_process print: `AccessKeyId`, `SecretAccessKey`,
-/// the session token (`Token` from the services, `SessionToken` from a process) and `Expiration`
-/// (ISO 8601); the services add `Code`, a process `Version`.
-enum CredentialsJSON {
-    struct Keys: Decodable {
-        var accessKeyID: String?
-        var secretAccessKey: String?
-        var token: String?
-        var sessionToken: String?
-        var expiration: String?
-        var code: String?
-        var message: String?
-        var version: Int?
-
-        enum CodingKeys: String, CodingKey {
-            case accessKeyID = "AccessKeyId"
-            case secretAccessKey = "SecretAccessKey"
-            case token = "Token"
-            case sessionToken = "SessionToken"
-            case expiration = "Expiration"
-            case code = "Code"
-            case message = "Message"
-            case version = "Version"
-        }
-    }
-
+extension CredentialsJSON {
+    /// The body of a metadata service's answer: only a 200 carries credentials.
     static func body(of request: HTTPRequest, what: String) throws(AgentError) -> [UInt8] {
         let response: HTTPResponse
         do {
@@ -187,32 +164,5 @@ enum CredentialsJSON {
             throw AgentError(.noCredentials, "\(what) refused with HTTP \(response.status)")
         }
         return response.body
-    }
-
-    /// `fromProcess`: credential_process output, which must say `Version` 1.
-    static func credentials(from body: [UInt8], source: String, fromProcess: Bool = false) throws(AgentError) -> BaseCredentials {
-        guard let keys = try? JSONDecoder().decode(Keys.self, from: Data(body)) else {
-            throw AgentError(.noCredentials, "\(source) answered something that is not credentials JSON")
-        }
-        if let code = keys.code, code != "Success" {
-            throw AgentError(.noCredentials, "\(source) answered \(code): \(keys.message ?? "")")
-        }
-        if fromProcess && keys.version != 1 {
-            throw AgentError(.incompleteCredentials, "\(source): the JSON has Version \(keys.version.map(String.init) ?? "missing"), not 1")
-        }
-        guard let keyID = keys.accessKeyID, !keyID.isEmpty, let secret = keys.secretAccessKey, !secret.isEmpty else {
-            throw AgentError(.incompleteCredentials, "\(source) answered without AccessKeyId and SecretAccessKey")
-        }
-        var expiration: Int64? = nil
-        if let text = keys.expiration {
-            guard let parsed = UTCTime.epochSeconds(iso8601: text) else {
-                throw AgentError(.incompleteCredentials, "\(source) answered an Expiration that is not ISO 8601: \(text)")
-            }
-            expiration = parsed
-        }
-        let token = keys.token ?? keys.sessionToken
-        return BaseCredentials(
-            accessKeyID: keyID, secretAccessKey: secret, sessionToken: token?.isEmpty == false ? token : nil,
-            expiration: expiration, source: source)
     }
 }

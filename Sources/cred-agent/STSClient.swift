@@ -1,6 +1,7 @@
 // STS for the credential agent (query API, version 2011-06-15): AssumeRole for --cross-account-role and
 // profile role_arn, AssumeRoleWithWebIdentity (unsigned, as the SDKs send it), GetCallerIdentity to
 // check that freshly minted keys are accepted. Blocking; called from the agent's thread pool.
+import CredentialDocuments
 import HTTPTransport
 import Shared
 
@@ -9,25 +10,19 @@ struct STSClient: Sendable {
     let environment: [String: String]
     let region: String
 
-    /// The temporary credentials of an AssumeRole* answer, and whose they are.
-    struct Assumed {
-        var credentials: BaseCredentials
-        var arn: String?
-    }
-
-    func assumeRole(with base: BaseCredentials, roleArn: String, sessionName: String, externalID: String?, now: Int64) throws(AgentError) -> Assumed {
+    func assumeRole(with base: BaseCredentials, roleArn: String, sessionName: String, externalID: String?, now: Int64) throws(AgentError) -> AssumedCredentials {
         var fields = [("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", roleArn), ("RoleSessionName", sessionName),
                       ("DurationSeconds", "3600")]
         if let externalID { fields.append(("ExternalId", externalID)) }
         let document = try post(fields, signedWith: base, now: now, what: "AssumeRole \(roleArn)")
-        return try Self.assumed(from: document, source: "role \(roleArn)")
+        return try AssumedCredentials(parsing: document, source: "role \(roleArn)")
     }
 
-    func assumeRoleWithWebIdentity(roleArn: String, sessionName: String, token: String, now: Int64) throws(AgentError) -> Assumed {
+    func assumeRoleWithWebIdentity(roleArn: String, sessionName: String, token: String, now: Int64) throws(AgentError) -> AssumedCredentials {
         let fields = [("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleArn),
                       ("RoleSessionName", sessionName), ("WebIdentityToken", token), ("DurationSeconds", "3600")]
         let document = try post(fields, signedWith: nil, now: now, what: "AssumeRoleWithWebIdentity \(roleArn)")
-        return try Self.assumed(from: document, source: "web identity role \(roleArn)")
+        return try AssumedCredentials(parsing: document, source: "web identity role \(roleArn)")
     }
 
     /// The ARN AWS sees for `credentials`; throws when AWS refuses them.
@@ -59,7 +54,7 @@ struct STSClient: Sendable {
         }
         let response: HTTPResponse
         do {
-            response = try http.perform(HTTPRequest(method: "POST", url: endpoint.url, headers: headers, body: body))
+            response = try http.perform(HTTPRequest(method: "POST", url: endpoint.url, headers: headers, body: .bytes(body)))
         } catch {
             throw AgentError(.sts, "\(what): \(endpoint.url) did not answer: \(error.detail)")
         }
@@ -69,18 +64,5 @@ struct STSClient: Sendable {
             throw AgentError(.sts, "\(what): STS refused: \(code) \(message)")
         }
         return response.body
-    }
-
-    static func assumed(from document: [UInt8], source: String) throws(AgentError) -> Assumed {
-        guard let keyID = XMLText.first("AccessKeyId", in: document), let secret = XMLText.first("SecretAccessKey", in: document),
-            let token = XMLText.first("SessionToken", in: document), let expires = XMLText.first("Expiration", in: document),
-            let expiration = UTCTime.epochSeconds(iso8601: expires)
-        else { throw AgentError(.sts, "\(source): STS answered without complete credentials") }
-        let arn = XMLText.first("Arn", in: document)
-        // The assumed identity, for the logs ("assumed-role/sender/relay"), else what was asked for.
-        return Assumed(
-            credentials: BaseCredentials(
-                accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, expiration: expiration, source: arn ?? source),
-            arn: arn)
     }
 }

@@ -1,3 +1,4 @@
+import CredentialDocuments
 import Shared
 
 /// Turns the agent's secret into what the worker may hold: signing keys for SES in one region, for

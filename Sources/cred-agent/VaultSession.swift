@@ -1,3 +1,4 @@
+import CredentialDocuments
 import Logging
 import Shared
 import Synchronization

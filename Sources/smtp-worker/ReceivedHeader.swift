@@ -36,17 +36,12 @@ struct ReceivedHeader: Sendable {
             + " with \(protocolName) id \(sessionID)\(recipient);\r\n\t\(UTCTime(epochSeconds: now).rfc5322)\r\n"
     }
 
-    func prepended(to message: ByteBuffer, connection: SMTPConnection, envelope: Envelope, peer: SocketAddress?, sessionID: String) -> ByteBuffer {
+    /// The header for this message; the relay sends it in front of the message, which is not copied.
+    func header(connection: SMTPConnection, envelope: Envelope, peer: SocketAddress?, sessionID: String) -> String {
         let name = Self.protocolName(ehlo: connection.saidEHLO, tls: connection.isTLS, authenticated: connection.authenticatedUser != nil)
-        let header = text(
+        return text(
             clientName: connection.clientName, protocolName: name, peer: peer, envelope: envelope,
             sessionID: sessionID, now: Int64(time(nil)))
-        var out = ByteBuffer()
-        out.reserveCapacity(header.utf8.count + message.readableBytes)
-        out.writeString(header)
-        var body = message
-        out.writeBuffer(&body)
-        return out
     }
 
     /// Client-supplied names reach other people's mail: printable ASCII only, bounded.

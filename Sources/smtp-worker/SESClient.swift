@@ -23,9 +23,9 @@ final class SESClient: Sendable {
         var requestID: String?
     }
 
-    func prepare(envelope: Envelope, message: ByteBuffer) -> Result<SESSendRequest, SESFailure> {
+    func prepare(envelope: Envelope, trace: ByteBuffer?, message: ByteBuffer) -> Result<SESSendRequest, SESFailure> {
         do {
-            return .success(try SESSendRequest.make(envelope: envelope, message: message, settings: settings))
+            return .success(try SESSendRequest.make(envelope: envelope, trace: trace, message: message, settings: settings))
         } catch {
             return .failure(.unliftableHeader(error))
         }
@@ -35,8 +35,8 @@ final class SESClient: Sendable {
     func send(_ request: SESSendRequest, credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Accepted, SESFailure> {
         let resource = request.api == .v1 ? nil : "v2/email/outbound-emails"
         return perform(
-            method: "POST", resource: resource, contentType: request.contentType, body: request.body,
-            credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds
+            method: "POST", resource: resource, contentType: request.contentType, body: .stream(request),
+            payloadSHA256: request.payloadSHA256, credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds
         ).flatMap { request.api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
     }
 
@@ -47,14 +47,14 @@ final class SESClient: Sendable {
     /// The account's `MaxSendRate` in recipients per second: v1 `GetSendQuota`, v2 `GetAccount`.
     func maxSendRate(credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Double, QuotaReadError> {
         let operation = settings.api == .v1 ? "GetSendQuota" : "GetAccount"
+        let form = SigV4.formBody([("Action", "GetSendQuota"), ("Version", "2010-12-01")])
         let answer = settings.api == .v1
             ? perform(
-                method: "POST", resource: nil, contentType: SigV4.formContentType,
-                body: SigV4.formBody([("Action", "GetSendQuota"), ("Version", "2010-12-01")]),
-                credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+                method: "POST", resource: nil, contentType: SigV4.formContentType, body: .bytes(form),
+                payloadSHA256: SigV4.sha256Hex(form), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
             : perform(
-                method: "GET", resource: "v2/email/account", contentType: nil, body: [],
-                credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+                method: "GET", resource: "v2/email/account", contentType: nil, body: .bytes([]),
+                payloadSHA256: SigV4.sha256Hex([]), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
         let response: HTTPResponse
         switch answer {
         case .success(let success): response = success
@@ -82,7 +82,8 @@ final class SESClient: Sendable {
         method: String,
         resource: String?,
         contentType: String?,
-        body: [UInt8],
+        body: HTTPBody,
+        payloadSHA256: String,
         credentials: SESCredentials,
         now: Int64,
         timeoutMilliseconds: Int
@@ -99,7 +100,7 @@ final class SESClient: Sendable {
         }
         let target = resource.map { endpoint.appending(path: $0) } ?? endpoint
         let headers = SigV4.signedHeaders(
-            method: method, endpoint: target, contentType: contentType, body: body,
+            method: method, endpoint: target, contentType: contentType, payloadSHA256: payloadSHA256,
             accessKeyID: credentials.accessKeyID, signingKey: key.key, sessionToken: credentials.sessionToken, time: time,
             scope: SigV4.Scope(date: time.dateStamp, region: credentials.region, service: "ses"))
         do {

@@ -49,10 +49,13 @@ final class SESRelay: Sendable {
         var attempts: Int
     }
 
-    func relay(_ envelope: Envelope, message: ByteBuffer, sessionID: String, on eventLoop: EventLoop) -> EventLoopFuture<SMTPReply> {
+    /// `trace`: the Received header to send in front of the message, if any.
+    func relay(
+        _ envelope: Envelope, trace: ByteBuffer?, message: ByteBuffer, sessionID: String, on eventLoop: EventLoop
+    ) -> EventLoopFuture<SMTPReply> {
         let started = NIODeadline.now()
         let deadline = started + timeout
-        let size = message.readableBytes
+        let size = message.readableBytes + (trace?.readableBytes ?? 0)
         let finish: @Sendable (Outcome) -> SMTPReply = { outcome in
             self.finish(outcome, envelope: envelope, size: size, sessionID: sessionID)
         }
@@ -67,10 +70,10 @@ final class SESRelay: Sendable {
         }
         let attempts: EventLoopFuture<Outcome>
         if turn == .zero {
-            attempts = attempt(1, envelope, message, prepared: nil, deadline: deadline, on: eventLoop)
+            attempts = attempt(1, envelope, trace, message, prepared: nil, deadline: deadline, on: eventLoop)
         } else {
             attempts = eventLoop.scheduleTask(deadline: started + turn) {}.futureResult.flatMap {
-                self.attempt(1, envelope, message, prepared: nil, deadline: deadline, on: eventLoop)
+                self.attempt(1, envelope, trace, message, prepared: nil, deadline: deadline, on: eventLoop)
             }
         }
         return attempts.map(finish)
@@ -81,6 +84,7 @@ final class SESRelay: Sendable {
     private func attempt(
         _ number: Int,
         _ envelope: Envelope,
+        _ trace: ByteBuffer?,
         _ message: ByteBuffer,
         prepared: SESSendRequest?,
         deadline: NIODeadline,
@@ -92,7 +96,7 @@ final class SESRelay: Sendable {
             .flatMap { credentials in
                 self.threadPool.runIfActive(eventLoop: eventLoop) { () -> (SESSendRequest?, Result<SESClient.Accepted, SESFailure>) in
                     let request: SESSendRequest
-                    switch prepared.map({ .success($0) }) ?? client.prepare(envelope: envelope, message: message) {
+                    switch prepared.map({ .success($0) }) ?? client.prepare(envelope: envelope, trace: trace, message: message) {
                     case .success(let made): request = made
                     case .failure(let failure): return (nil, .failure(failure))
                     }
@@ -123,7 +127,7 @@ final class SESRelay: Sendable {
                     "SES attempt failed, trying again",
                     metadata: ["attempt": "\(number)", "delay_ms": "\(delay.nanoseconds / 1_000_000)", "failure": "\(failure)"])
                 return eventLoop.scheduleTask(in: delay) {}.futureResult.flatMap {
-                    self.attempt(number + 1, envelope, message, prepared: request, deadline: deadline, on: eventLoop)
+                    self.attempt(number + 1, envelope, trace, message, prepared: request, deadline: deadline, on: eventLoop)
                 }
             }
     }

@@ -142,12 +142,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     private func startRelay(_ envelope: Envelope, message: ByteBuffer, context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        var body = message
-        if let trace {
-            body = trace.prepended(
-                to: message, connection: connection, envelope: envelope, peer: context.remoteAddress, sessionID: sessionID)
+        let header = trace.map {
+            ByteBuffer(string: $0.header(connection: connection, envelope: envelope, peer: context.remoteAddress, sessionID: sessionID))
         }
-        relay.relay(envelope, message: body, sessionID: sessionID, on: context.eventLoop)
+        relay.relay(envelope, trace: header, message: message, sessionID: sessionID, on: context.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
                 let reply: SMTPReply

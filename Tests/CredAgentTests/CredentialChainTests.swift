@@ -1,3 +1,4 @@
+import CredentialDocuments
 import Shared
 import Testing
 
@@ -223,7 +224,7 @@ struct STSAnswerTests {
             <SessionToken>tok&amp;en</SessionToken><Expiration>2026-12-02T09:13:34Z</Expiration></Credentials>
             </AssumeRoleResult></AssumeRoleResponse>
             """
-        let assumed = try STSClient.assumed(from: Array(answer.utf8), source: "role r")
+        let assumed = try AssumedCredentials(parsing: Array(answer.utf8), source: "role r")
         #expect(assumed.credentials.accessKeyID == "ASIAEXAMPLE")
         #expect(assumed.credentials.sessionToken == "tok&en")
         #expect(assumed.credentials.expiration == UTCTime.epochSeconds(iso8601: "2026-12-02T09:13:34Z"))
@@ -232,7 +233,7 @@ struct STSAnswerTests {
 
     @Test func incompleteAnswerIsAnError() {
         #expect(throws: AgentError.self) {
-            try STSClient.assumed(from: Array("<Credentials><AccessKeyId>A</AccessKeyId></Credentials>".utf8), source: "role r")
+            try AssumedCredentials(parsing: Array("<Credentials><AccessKeyId>A</AccessKeyId></Credentials>".utf8), source: "role r")
         }
     }
 }

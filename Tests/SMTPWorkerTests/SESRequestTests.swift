@@ -1,10 +1,26 @@
 import Foundation
+import HTTPTransport
 import NIOCore
 import SMTPCore
 import Shared
 import Testing
 
 @testable import smtp_worker
+
+extension SESSendRequest {
+    /// The whole body, read the way curl reads it, `chunk` bytes at a time.
+    func body(readingBy chunk: Int = 65_536) -> [UInt8] {
+        let reader = makeReader()
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        while case let count = buffer.withUnsafeMutableBytes({ reader.read(into: $0) }), count > 0 {
+            out.append(contentsOf: buffer[..<count])
+        }
+        return out
+    }
+
+    var body: [UInt8] { body() }
+}
 
 struct SESRequestTests {
     static let envelope = Envelope(sender: "a+b@example.com", recipients: ["to@example.net", "bcc@example.org"])
@@ -142,6 +158,37 @@ struct SESRequestTests {
             String(decoding: form, as: UTF8.self)
                 == expected.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "/", with: "%2F")
                 .replacingOccurrences(of: "=", with: "%3D"))
+    }
+
+    /// Made in blocks while curl sends: the same bytes whatever curl's buffer size, with the trace
+    /// header and the message encoded as one (groups of three span the two), and the length and hash
+    /// that were signed are those of the bytes sent.
+    @Test(arguments: [SESSendSettings.API.v1, .v2])
+    func theStreamedBodyIsTheWholeBodyWhateverTheReadSize(_ api: SESSendSettings.API) throws {
+        var settings = SESSendSettings()
+        settings.api = api
+        let message = (0..<(SESBodyReader.blockBytes * 2 + 7)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        let trace = "Received: from x\r\n"
+        let request = try SESSendRequest.make(
+            envelope: Self.envelope, trace: ByteBuffer(string: trace), message: ByteBuffer(bytes: message), settings: settings)
+        let whole = request.body
+        #expect(whole.count == request.length)
+        #expect(SigV4.sha256Hex(whole) == request.payloadSHA256)
+        for chunk in [1, 7, 16_384, 1 << 20] {
+            #expect(request.body(readingBy: chunk) == whole, "read by \(chunk)")
+        }
+        let encoded = Data(Array(trace.utf8) + message).base64EncodedString()
+        let expected = api == .v1
+            ? encoded.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "/", with: "%2F")
+                .replacingOccurrences(of: "=", with: "%3D")
+            : encoded
+        #expect(String(decoding: whole, as: UTF8.self).contains(expected))
+    }
+
+    @Test func anEmptyMessageIsAnEmptyDataField() throws {
+        let request = try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(), settings: SESSendSettings())
+        #expect(Self.text(request).hasSuffix("&RawMessage.Data="))
+        #expect(request.length == request.body.count)
     }
 
     @Test func jsonStringEscapesEveryControlCharacter() throws {

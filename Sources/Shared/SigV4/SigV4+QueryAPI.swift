@@ -27,17 +27,18 @@ extension SigV4 {
         scope: Scope
     ) -> [(name: String, value: String)] {
         signedHeaders(
-            method: "POST", endpoint: endpoint, contentType: formContentType, body: body, accessKeyID: accessKeyID,
+            method: "POST", endpoint: endpoint, contentType: formContentType, payloadSHA256: sha256Hex(body), accessKeyID: accessKeyID,
             signingKey: signingKey, sessionToken: sessionToken, time: time, scope: scope)
     }
 
     /// The headers of any request to `endpoint` (REST APIs such as SESv2 too): Host, Content-Type when
-    /// there is a body type, X-Amz-Date, the session token, Authorization.
+    /// there is a body type, X-Amz-Date, the session token, Authorization. `payloadSHA256`: the body's
+    /// hash in hex, which a streamed body has computed beforehand.
     public static func signedHeaders(
         method: String,
         endpoint: AWSEndpoint,
         contentType: String?,
-        body: [UInt8],
+        payloadSHA256: String,
         accessKeyID: String,
         signingKey: [UInt8],
         sessionToken: String?,
@@ -47,7 +48,7 @@ extension SigV4 {
         var headers = unsignedHeaders(endpoint: endpoint, contentType: contentType, amzDate: time.amzDate)
         if let sessionToken { headers.append(("X-Amz-Security-Token", sessionToken)) }
         let authorization = SigV4.authorization(
-            for: SigV4.Request(method: method, path: endpoint.path, headers: headers, payloadSHA256: sha256Hex(body)),
+            for: SigV4.Request(method: method, path: endpoint.path, headers: headers, payloadSHA256: payloadSHA256),
             accessKeyID: accessKeyID, signingKey: signingKey, amzDate: time.amzDate, scope: scope)
         headers.append(("Authorization", authorization))
         return headers

@@ -106,6 +106,17 @@ public enum SigV4 {
         return "\(algorithm) Credential=\(accessKeyID)/\(scope.string), SignedHeaders=\(signedHeaders), Signature=\(signature)"
     }
 
+    /// SHA-256 of a body fed in pieces, in SigV4's lowercase hex.
+    public struct PayloadHasher {
+        private var hasher = SHA256()
+
+        public init() {}
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+
+        public func hex() -> String { SigV4.hex(hasher.finalize()) }
+    }
+
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         hex(SHA256.hash(data: Array(bytes)))
     }
