@@ -93,6 +93,9 @@ def debian_tree(tmp_path_factory):
         shutil.rmtree(staging)
     with tarfile.open(BOOTSTRAP_CACHE) as archive:
         archive.extractall(root, filter="fully_trusted")
+    # The tree's "/" must be 0755 as on a real system: mktemp makes it (and the tar's "." entry) 0700,
+    # and then no unprivileged child can reach /usr inside the chroot (exec fails with EACCES).
+    root.chmod(0o755)
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
     mounts = []
     try:
