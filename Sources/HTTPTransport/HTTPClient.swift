@@ -45,8 +45,8 @@ public protocol HTTPBodyStream: Sendable {
 
 public protocol HTTPBodyReader: AnyObject {
     /// Fills `buffer` from its start and returns how many bytes it wrote: fewer than its size only at
-    /// the end of the body, 0 once the body is done.
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int
+    /// the end of the body, 0 once the body is done. Throwing aborts the transfer.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
 /// The status, headers and body of an answer. Headers are kept as received and read on demand:
@@ -309,7 +309,7 @@ private final class BodySource {
 private func curlReadCallback(buffer: UnsafeMutablePointer<CChar>?, size: Int, count: Int, context: UnsafeMutableRawPointer?) -> Int {
     guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
     let source = Unmanaged<BodySource>.fromOpaque(context).takeUnretainedValue()
-    return source.reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+    return (try? source.reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))) ?? Int(CURL_READFUNC_ABORT)
 }
 
 /// Only back to the start, which is all curl needs to send the body again.

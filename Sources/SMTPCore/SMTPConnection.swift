@@ -3,13 +3,16 @@ import NIOCore
 /// One client connection as a value: the client's bytes go in, what to send, relay or close comes
 /// out. It owns the framer, the session and the message being received, so the NIO handler and the
 /// fuzzer drive exactly the same code. Memory stays bounded: a message over the size limit is read to
-/// its end and dropped, and input is only buffered up to one command line.
+/// its end and dropped, a message past the spool's memory limit goes on in a file, and input is only
+/// buffered up to one command line.
 package struct SMTPConnection {
     package enum Action: Equatable {
         case send(SMTPReply)
         /// Give the message to SES and call `relayFinished` with the answer; until then `process`
         /// reads no further input, so pipelined commands wait in order.
-        case relay(Envelope, message: ByteBuffer)
+        case relay(Envelope, message: MessageBody)
+        /// The message could not be stored (refused 452 4.3.1); for the log.
+        case spoolFailed(SpoolError)
         case close
         /// A sender or recipient was refused by `--allow-sender` / `--deny-recipient` (for metrics).
         case refusedByPolicy(PolicyRefusal)
@@ -22,7 +25,8 @@ package struct SMTPConnection {
     private var session: SMTPSession
     private var framer: SMTPInputFramer
     private var input = ByteBuffer()
-    private var message = ByteBuffer()
+    private let spool: MessageSpool?
+    private var message = MessageAccumulator()
     private var messageOctets = 0
     private var discardingChunk = false
     package private(set) var isRelaying = false
@@ -34,8 +38,10 @@ package struct SMTPConnection {
         hostname: String,
         policy: SMTPPolicy = SMTPPolicy(),
         tls: TLSOffer = TLSOffer(),
-        auth: AuthOffer = AuthOffer()
+        auth: AuthOffer = AuthOffer(),
+        spool: MessageSpool? = nil
     ) {
+        self.spool = spool
         session = SMTPSession(limits: limits, hostname: hostname, policy: policy, tls: tls, auth: auth)
         framer = SMTPInputFramer(maxLineLength: limits.maxCommandLine, maxDiscardedLine: limits.maxDiscardedLine)
     }
@@ -101,9 +107,9 @@ package struct SMTPConnection {
             guard !discardingChunk else { return [] }
             messageOctets += chunk.readableBytes
             if messageOctets <= session.limits.maxMessageSize {
-                message.writeBuffer(&chunk)
+                message.append(&chunk, spool: spool)
             } else {
-                message = ByteBuffer()
+                message = MessageAccumulator()
             }
             return []
         case .dataEnd:
@@ -135,9 +141,15 @@ package struct SMTPConnection {
                 discardingChunk = true
                 framer.beginChunk(size: size)
             case .relay(let envelope):
+                if let failure = message.failure {
+                    message = MessageAccumulator()
+                    actions.append(.spoolFailed(failure))
+                    actions += carryOut(session.relayFinished(.insufficientStorage))
+                    continue
+                }
                 isRelaying = true
-                actions.append(.relay(envelope, message: message))
-                message = ByteBuffer()
+                actions.append(.relay(envelope, message: message.body))
+                message = MessageAccumulator()
             case .close:
                 isClosed = true
                 actions.append(.close)
@@ -157,8 +169,7 @@ package struct SMTPConnection {
     }
 
     private mutating func startMessage() {
-        message = ByteBuffer()
-        message.reserveCapacity(64 * 1024)
+        message = MessageAccumulator(reserving: 64 * 1024)
         messageOctets = 0
     }
 }

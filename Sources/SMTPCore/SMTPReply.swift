@@ -69,6 +69,7 @@ package struct SMTPReply: Equatable, Sendable {
     package static let idleTimeout = SMTPReply(421, "4.4.2", "Idle timeout, closing connection")
     package static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, try again later")
     package static let localError = SMTPReply(451, "4.3.0", "Local error in processing; try again later")
+    package static let insufficientStorage = SMTPReply(452, "4.3.1", "Insufficient system storage for the message; try again later")
     package static let tooManyConnections = SMTPReply(421, "4.7.0", "Too many connections, try again later")
     package static let readyForTLS = SMTPReply(220, "2.0.0", "Ready to start TLS")
     package static let alreadyTLS = SMTPReply(503, "5.5.1", "TLS already active")

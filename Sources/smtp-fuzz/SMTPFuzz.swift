@@ -63,7 +63,7 @@ private func check(_ action: SMTPConnection.Action) {
         precondition(message.readableBytes <= 4096, "message over the limit was relayed")
         precondition(policy.allows(sender: envelope.sender), "a refused sender was relayed")
         precondition(envelope.recipients.allSatisfy(policy.allows(recipient:)), "a denied recipient was relayed")
-    case .close, .refusedByPolicy, .startTLS, .authenticate:
+    case .close, .refusedByPolicy, .startTLS, .authenticate, .spoolFailed:
         break
     }
 }

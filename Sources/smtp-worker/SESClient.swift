@@ -23,11 +23,14 @@ final class SESClient: Sendable {
         var requestID: String?
     }
 
-    func prepare(envelope: Envelope, trace: ByteBuffer?, message: ByteBuffer) -> Result<SESSendRequest, SESFailure> {
+    func prepare(envelope: Envelope, trace: ByteBuffer?, message: MessageBody) -> Result<SESSendRequest, SESFailure> {
         do {
             return .success(try SESSendRequest.make(envelope: envelope, trace: trace, message: message, settings: settings))
         } catch {
-            return .failure(.unliftableHeader(error))
+            switch error {
+            case .header(let problem): return .failure(.unliftableHeader(problem))
+            case .spool(let error): return .failure(.transport(code: "spool", requestSent: false, detail: "\(error)"))
+            }
         }
     }
 

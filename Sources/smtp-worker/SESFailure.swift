@@ -48,7 +48,7 @@ extension SESFailure {
         case .rateLimited:
             return SESDisposition(451, "4.7.0", "Relay sending rate limit reached; try again later", .rateLimited)
         case .unliftableHeader(let problem):
-            return SESDisposition(554, "5.6.0", "Message refused: its \(problem.field) header is not valid for SES", .invalid)
+            return SESDisposition(554, "5.6.0", "Message refused: \(problem.replyText)", .invalid)
         case .api(let status, let code, let message, _):
             return Self.apiDisposition(status: status, code: code, message: message)
         }

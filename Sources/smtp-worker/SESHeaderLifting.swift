@@ -1,5 +1,6 @@
 import NIOCore
 import Shared
+import SMTPCore
 
 /// The headers by which SendRawEmail and SES's SMTP interface take a configuration set and tags.
 /// SESv2 SendEmail ignores them in raw content (SES-FACTS §2), so with v2 they are taken out of the
@@ -14,17 +15,33 @@ struct LiftedSESHeaders: Equatable {
     /// The message is refused when these headers cannot be honoured: SES would not apply them either,
     /// and a message sent without its configuration set escapes the operator's event publishing.
     struct Problem: Error, Equatable, CustomStringConvertible {
-        /// The header's name, for the SMTP reply; the value stays in the log only.
-        var field: String
         var detail: String
+        /// Completes "Message refused: "; names the header, while its value stays in the log only.
+        var replyText: String
         var description: String { detail }
+
+        init(field: String, detail: String) {
+            self.detail = detail
+            self.replyText = "its \(field) header is not valid for SES"
+        }
+
+        static func headerSectionTooLong(inMemory octets: Int) -> Problem {
+            var problem = Problem(field: "", detail: "no end of the header section in the first \(octets) octets")
+            problem.replyText = "its header section is longer than \(octets) octets"
+            return problem
+        }
     }
 
     /// Finds the two fields in the header section (up to the first empty line), folded lines
-    /// included, and returns the message without them. Everything else stays byte for byte. Nil when
-    /// the message has neither field (then nothing is copied).
-    static func lift(from message: ByteBuffer) throws(Problem) -> (headers: LiftedSESHeaders, message: ByteBuffer)? {
-        let fields = HeaderSection.fields(of: message)
+    /// included, and returns the message without them, as slices of it: nothing is copied. Everything
+    /// else stays byte for byte. Nil when the message has neither field. The header section must end
+    /// inside the message's in-memory part; past it (256 KiB) SES would refuse the headers anyway.
+    static func lift(from body: MessageBody) throws(Problem) -> (headers: LiftedSESHeaders, pieces: [MessagePiece])? {
+        let message = body.head
+        let (fields, complete) = HeaderSection.fields(of: message)
+        if !complete, body.spooled != nil {
+            throw Problem.headerSectionTooLong(inMemory: message.readableBytes)
+        }
         let lifted = fields.filter { $0.name == configurationSetField || $0.name == tagsField }
         guard !lifted.isEmpty else { return nil }
 
@@ -46,15 +63,15 @@ struct LiftedSESHeaders: Equatable {
                 headers.tags += tags
             }
         }
-        var rest = ByteBuffer()
-        rest.reserveCapacity(message.readableBytes)
+        var pieces: [MessagePiece] = []
         var position = message.readerIndex
         for field in lifted {
-            rest.writeImmutableBuffer(message.getSlice(at: position, length: field.start - position)!)
+            if field.start > position { pieces.append(.bytes(message.getSlice(at: position, length: field.start - position)!)) }
             position = field.end
         }
-        rest.writeImmutableBuffer(message.getSlice(at: position, length: message.writerIndex - position)!)
-        return (headers, rest)
+        pieces.append(.bytes(message.getSlice(at: position, length: message.writerIndex - position)!))
+        if let spooled = body.spooled { pieces.append(.file(spooled)) }
+        return (headers, pieces)
     }
 }
 
@@ -80,14 +97,15 @@ enum HeaderSection {
         }
     }
 
-    static func fields(of message: ByteBuffer) -> [Field] {
+    /// `complete`: the section's end (an empty line, or a line that is no header) is in `message`.
+    static func fields(of message: ByteBuffer) -> (fields: [Field], complete: Bool) {
         message.withUnsafeReadableBytes { bytes in
             var fields: [Field] = []
             var lineStart = 0
             while lineStart < bytes.count {
                 let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
                 let first = bytes[lineStart]
-                if first == UInt8(ascii: "\r") || first == UInt8(ascii: "\n") { break }  // the empty line
+                if first == UInt8(ascii: "\r") || first == UInt8(ascii: "\n") { return (fields, true) }  // the empty line
                 if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
                     if !fields.isEmpty { fields[fields.count - 1].end = message.readerIndex + lineEnd }
                 } else if let colon = bytes[lineStart..<lineEnd].firstIndex(of: UInt8(ascii: ":")) {
@@ -100,11 +118,11 @@ enum HeaderSection {
                     fields.append(Field(name: name, start: message.readerIndex + lineStart, end: message.readerIndex + lineEnd,
                                         valueStart: message.readerIndex + colon + 1))
                 } else {
-                    break  // not a header line: the body starts here (SES would see it so too)
+                    return (fields, true)  // not a header line: the body starts here (SES would see it so too)
                 }
                 lineStart = lineEnd
             }
-            return fields
+            return (fields, false)
         }
     }
 }

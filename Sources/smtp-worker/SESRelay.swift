@@ -51,7 +51,7 @@ final class SESRelay: Sendable {
 
     /// `trace`: the Received header to send in front of the message, if any.
     func relay(
-        _ envelope: Envelope, trace: ByteBuffer?, message: ByteBuffer, sessionID: String, on eventLoop: EventLoop
+        _ envelope: Envelope, trace: ByteBuffer?, message: MessageBody, sessionID: String, on eventLoop: EventLoop
     ) -> EventLoopFuture<SMTPReply> {
         let started = NIODeadline.now()
         let deadline = started + timeout
@@ -85,7 +85,7 @@ final class SESRelay: Sendable {
         _ number: Int,
         _ envelope: Envelope,
         _ trace: ByteBuffer?,
-        _ message: ByteBuffer,
+        _ message: MessageBody,
         prepared: SESSendRequest?,
         deadline: NIODeadline,
         on eventLoop: EventLoop

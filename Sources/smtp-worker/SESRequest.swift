@@ -12,14 +12,15 @@ struct SESSendRequest: HTTPBodyStream {
     var contentType: String
     let head: [UInt8]
     /// Encoded one after the other, as one stream of bytes.
-    let content: [ByteBuffer]
+    let content: [MessagePiece]
     /// v1's form: base64 with `+`, `/` and `=` percent-encoded.
     let formEncoded: Bool
     let tail: [UInt8]
     private(set) var length = 0
     private(set) var payloadSHA256 = ""
 
-    init(api: SESSendSettings.API, contentType: String, head: [UInt8], content: [ByteBuffer], formEncoded: Bool, tail: [UInt8]) {
+    /// Throws when the message's spool file cannot be read.
+    init(api: SESSendSettings.API, contentType: String, head: [UInt8], content: [MessagePiece], formEncoded: Bool, tail: [UInt8]) throws(SpoolError) {
         self.api = api
         self.contentType = contentType
         self.head = head
@@ -29,37 +30,53 @@ struct SESSendRequest: HTTPBodyStream {
         var hasher = SigV4.PayloadHasher()
         var length = 0
         let reader = SESBodyReader(self)
-        withUnsafeTemporaryAllocation(byteCount: SESBodyReader.blockBytes * 2, alignment: 1) { buffer in
-            while case let count = reader.read(into: buffer), count > 0 {
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-                length += count
+        try withUnsafeTemporaryAllocation(byteCount: SESBodyReader.blockBytes * 2, alignment: 1) { buffer in
+            Result { () throws(SpoolError) in
+                while case let count = try reader.next(into: buffer), count > 0 {
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    length += count
+                }
             }
-        }
+        }.get()
         self.length = length
         self.payloadSHA256 = hasher.hex()
     }
 
     func makeReader() -> any HTTPBodyReader { SESBodyReader(self) }
 
+    enum Problem: Error, Equatable {
+        case header(LiftedSESHeaders.Problem)
+        case spool(SpoolError)
+    }
+
     /// v1 sends the message as received; v2 first lifts the `X-SES-*` headers it would ignore.
     /// `trace`: the Received header, sent in front of the message.
     static func make(
-        envelope: Envelope, trace: ByteBuffer? = nil, message: ByteBuffer, settings: SESSendSettings
-    ) throws(LiftedSESHeaders.Problem) -> SESSendRequest {
-        switch settings.api {
-        case .v1:
-            let parameters = SESMessageParameters(settings: settings, lifted: nil)
-            return SESSendRequest(
-                api: .v1, contentType: SigV4.formContentType,
-                head: SendRawEmailBody.head(envelope: envelope, settings: settings, parameters: parameters),
-                content: (trace.map { [$0] } ?? []) + [message], formEncoded: true, tail: [])
-        case .v2:
-            let lifted = try LiftedSESHeaders.lift(from: message)
-            let parameters = SESMessageParameters(settings: settings, lifted: lifted?.headers)
-            return SESSendRequest(
-                api: .v2, contentType: "application/json", head: Array(#"{"Content":{"Raw":{"Data":""#.utf8),
-                content: (trace.map { [$0] } ?? []) + [lifted?.message ?? message], formEncoded: false,
-                tail: SendEmailBody.tail(envelope: envelope, settings: settings, parameters: parameters))
+        envelope: Envelope, trace: ByteBuffer? = nil, message: MessageBody, settings: SESSendSettings
+    ) throws(Problem) -> SESSendRequest {
+        let trace: [MessagePiece] = trace.map { [.bytes($0)] } ?? []
+        let lifted: (headers: LiftedSESHeaders, pieces: [MessagePiece])?
+        do {
+            lifted = settings.api == .v2 ? try LiftedSESHeaders.lift(from: message) : nil
+        } catch {
+            throw .header(error)
+        }
+        let parameters = SESMessageParameters(settings: settings, lifted: lifted?.headers)
+        do throws(SpoolError) {
+            switch settings.api {
+            case .v1:
+                return try SESSendRequest(
+                    api: .v1, contentType: SigV4.formContentType,
+                    head: SendRawEmailBody.head(envelope: envelope, settings: settings, parameters: parameters),
+                    content: trace + message.pieces, formEncoded: true, tail: [])
+            case .v2:
+                return try SESSendRequest(
+                    api: .v2, contentType: "application/json", head: Array(#"{"Content":{"Raw":{"Data":""#.utf8),
+                    content: trace + (lifted?.pieces ?? message.pieces), formEncoded: false,
+                    tail: SendEmailBody.tail(envelope: envelope, settings: settings, parameters: parameters))
+            }
+        } catch {
+            throw .spool(error)
         }
     }
 }
@@ -73,7 +90,9 @@ final class SESBodyReader: HTTPBodyReader {
     private enum Stage { case head, content, tail, done }
 
     private let request: SESSendRequest
-    private var unread: [ByteBuffer]
+    private var unread: [MessagePiece]
+    /// How far into `unread[0]` reading has gone.
+    private var offset = 0
     private var stage = Stage.head
     private var raw: [UInt8] = []
     private var pending: [UInt8] = []
@@ -84,11 +103,13 @@ final class SESBodyReader: HTTPBodyReader {
         self.unread = request.content
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try next(into: buffer) }
+
+    func next(into buffer: UnsafeMutableRawBufferPointer) throws(SpoolError) -> Int {
         guard let destination = buffer.baseAddress else { return 0 }
         var written = 0
         while written < buffer.count {
-            if pendingSent == pending.count, !refill() { break }
+            if pendingSent == pending.count, try !refill() { break }
             let count = min(buffer.count - written, pending.count - pendingSent)
             pending.withUnsafeBytes { source in
                 (destination + written).copyMemory(from: source.baseAddress! + pendingSent, byteCount: count)
@@ -100,7 +121,7 @@ final class SESBodyReader: HTTPBodyReader {
     }
 
     /// The next part of the body into `pending`; false once there is none.
-    private func refill() -> Bool {
+    private func refill() throws(SpoolError) -> Bool {
         pending.removeAll(keepingCapacity: true)
         pendingSent = 0
         while pending.isEmpty {
@@ -111,13 +132,27 @@ final class SESBodyReader: HTTPBodyReader {
             case .content:
                 raw.removeAll(keepingCapacity: true)
                 while raw.count < Self.blockBytes, !unread.isEmpty {
-                    let wanted = Self.blockBytes - raw.count
-                    unread[0].readWithUnsafeReadableBytes { bytes in
-                        let taken = min(wanted, bytes.count)
-                        raw.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<taken]))
-                        return taken
+                    let wanted = min(Self.blockBytes - raw.count, unread[0].length - offset)
+                    switch unread[0] {
+                    case .bytes(let buffer):
+                        buffer.withUnsafeReadableBytes { bytes in
+                            raw.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + wanted]))
+                        }
+                    case .file(let spooled):
+                        let start = raw.count
+                        raw.append(contentsOf: repeatElement(0, count: wanted))
+                        // Short only past the end, and `wanted` stops at it.
+                        _ = try raw.withUnsafeMutableBytes { bytes in
+                            Result { () throws(SpoolError) in
+                                try spooled.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[start...]), at: offset)
+                            }
+                        }.get()
                     }
-                    if unread[0].readableBytes == 0 { unread.removeFirst() }
+                    offset += wanted
+                    if offset == unread[0].length {
+                        unread.removeFirst()
+                        offset = 0
+                    }
                 }
                 if unread.isEmpty { stage = .tail }
                 raw.withUnsafeBytes { Base64.append(&pending, $0, formEncoded: request.formEncoded) }

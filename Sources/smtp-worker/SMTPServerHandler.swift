@@ -34,9 +34,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
         relay: SESRelay,
         control: ControlClient,
         trace: ReceivedHeader?,
+        spool: MessageSpool,
         logger: Logger
     ) {
-        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy, tls: tls, auth: auth)
+        self.connection = SMTPConnection(limits: limits, hostname: hostname, policy: policy, tls: tls, auth: auth, spool: spool)
         self.tlsContext = tlsContext
         self.authenticator = authenticator
         self.relay = relay
@@ -91,6 +92,8 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 startTLS(context: context)
             case .authenticate(let attempt):
                 authenticate(attempt, context: context)
+            case .spoolFailed(let error):
+                logger.error("message refused: cannot store it", metadata: ["error": "\(error)"])
             case .refusedByPolicy(let refusal):
                 control.count(.policyRefusal(refusal == .sender ? .sender : .recipient))
                 logger.info("refused by policy", metadata: ["refused": "\(refusal)"])
@@ -140,7 +143,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
             }
     }
 
-    private func startRelay(_ envelope: Envelope, message: ByteBuffer, context: ChannelHandlerContext) {
+    private func startRelay(_ envelope: Envelope, message: MessageBody, context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let header = trace.map {
             ByteBuffer(string: $0.header(connection: connection, envelope: envelope, peer: context.remoteAddress, sessionID: sessionID))

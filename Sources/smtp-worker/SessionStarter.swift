@@ -14,6 +14,22 @@ struct SessionStarter: Sendable {
     let control: ControlClient
     let connections: ConnectionRegistry
     let logger: Logger
+    /// Made once: the closure that opens spool files.
+    private let spool: MessageSpool
+
+    init(
+        settings: WorkerSettings, tls: NIOSSLContext?, authenticator: Authenticator?, relay: SESRelay,
+        control: ControlClient, connections: ConnectionRegistry, logger: Logger
+    ) {
+        self.settings = settings
+        self.tls = tls
+        self.authenticator = authenticator
+        self.relay = relay
+        self.control = control
+        self.connections = connections
+        self.logger = logger
+        self.spool = settings.spool
+    }
 
     private static let clientRefusal = SMTPReply.clientNotAllowed.wireText
     private static let busyRefusal = SMTPReply.tooManyConnections.wireText
@@ -38,6 +54,6 @@ struct SessionStarter: Sendable {
             SMTPServerHandler(
                 limits: settings.limits, hostname: settings.hostname, policy: settings.policy, tls: offer, tlsContext: tls,
                 auth: settings.auth, authenticator: authenticator, relay: relay, control: control, trace: settings.trace,
-                logger: logger))
+                spool: spool, logger: logger))
     }
 }

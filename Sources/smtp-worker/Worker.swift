@@ -19,7 +19,7 @@ struct Worker {
         "log-level", "hostname", "configuration-set-name", "max-message-size", "idle-timeout", "max-connections",
         "max-connections-per-ip", "add-received-header", "shutdown-timeout", "ses-api", "source-arn", "from-arn",
         "return-path-arn", "tags", "max-send-rate", "ses-timeout", "allow-from", "allow-sender", "deny-recipient",
-        "tls", "tls-listen", "require-tls", "auth", "allow-insecure-auth", "require-auth",
+        "tls", "tls-listen", "require-tls", "auth", "allow-insecure-auth", "require-auth", "spool-dir",
     ]
 
     let options: ChildOptions
@@ -46,6 +46,11 @@ struct Worker {
             }
         }
         let settings = try WorkerSettings(options: options)
+        do {
+            _ = try settings.spool.open()
+        } catch {
+            throw WorkerError(description: "--spool-dir \(settings.spoolDirectory): \(error)")
+        }
         let provider = CredentialProvider(agent: agent)
         let first = try await provider.credentials(now: Int64(time(nil)), on: agent.eventLoop).get()
         do {
@@ -196,6 +201,9 @@ struct WorkerSettings {
     var tls: TLSSettings?
     var requireTLS = false
     var auth = AuthOffer()
+    /// `--spool-dir`: where messages over 256 KiB continue, in unnamed files.
+    var spoolDirectory = "/var/tmp"
+    var spool: MessageSpool { MessageSpool.unnamedFiles(in: spoolDirectory) }
 
     enum SendRate: Equatable {
         case unlimited
@@ -212,6 +220,7 @@ struct WorkerSettings {
         if let count = try Self.number(options, "max-connections-per-ip") { maxConnectionsPerPeer = count }
         if let seconds = try Self.number(options, "shutdown-timeout") { shutdownSeconds = seconds }
         if let seconds = try Self.number(options, "ses-timeout") { sesTimeoutSeconds = seconds }
+        if let directory = options["spool-dir"] { spoolDirectory = directory }
         if options["add-received-header"] == "true" {
             trace = ReceivedHeader(hostname: hostname)
             // The header is part of what SES receives and counts against the same limit.

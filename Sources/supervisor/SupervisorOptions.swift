@@ -2,6 +2,10 @@ import ArgumentParser
 import Logging
 import Shared
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The Go original's command line (seed README), which users' unit files depend on, plus our own
 /// flags. Every long flag also takes Go's single-dash spelling (`-enable-prometheus`).
 struct SupervisorOptions: ParsableArguments {
@@ -46,6 +50,9 @@ struct SupervisorOptions: ParsableArguments {
 
     @Option(name: goStyle("max-message-size"), help: "Largest message accepted, in bytes (default and most: 10485760 with --ses-api v1, 41943040 with v2).")
     var maxMessageSize: Int?
+
+    @Option(name: goStyle("spool-dir"), help: "Directory where the part of a message past 256 KiB waits, in unnamed files (default /var/tmp).")
+    var spoolDir = "/var/tmp"
 
     @Option(name: goStyle("ses-api"), help: "v1 (SendRawEmail, as the original) or v2 (SESv2 SendEmail, messages up to 40 MiB).")
     var sesAPI = "v1"
@@ -184,6 +191,10 @@ struct SupervisorOptions: ParsableArguments {
                 throw ValidationError("--tls-listen \(tlsListen): \(error)")
             }
         }
+        var status = stat()
+        guard spoolDir.hasPrefix("/"), stat(spoolDir, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            throw ValidationError("--spool-dir \(spoolDir): not an absolute path to a directory")
+        }
         if let allowFrom {
             do {
                 _ = try ClientAllowList(parsing: allowFrom)
@@ -294,7 +305,7 @@ struct SupervisorOptions: ParsableArguments {
         var arguments = [
             "--max-message-size", "\(effectiveMaxMessageSize)", "--idle-timeout", "\(idleTimeout)",
             "--max-connections", "\(maxConnections)", "--max-connections-per-ip", "\(maxConnectionsPerIP)",
-            "--shutdown-timeout", "\(shutdownTimeout)",
+            "--shutdown-timeout", "\(shutdownTimeout)", "--spool-dir", spoolDir,
         ]
         arguments += ["--ses-api", sesAPI, "--ses-timeout", "\(sesTimeout)"]
         if let configurationSetName { arguments += ["--configuration-set-name", configurationSetName] }

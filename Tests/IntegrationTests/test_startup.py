@@ -38,6 +38,8 @@ def test_configuration_error_stops_start_naming_the_variable(moto, overrides, na
         (["--enable-vault"], "--enable-vault needs --vault-path"),
         (["--cross-account-role=not-an-arn"], "--cross-account-role"),
         (["--health-check-bind=nowhere"], "--health-check-bind"),
+        (["--spool-dir=var/tmp"], "--spool-dir var/tmp: not an absolute path to a directory"),
+        (["--spool-dir=/nonexistent"], "--spool-dir /nonexistent: not an absolute path to a directory"),
     ],
 )
 def test_bad_command_line_is_refused_with_usage(moto, arguments, named):
@@ -90,3 +92,12 @@ def test_missing_child_user_is_refused_naming_the_flag(moto):
     result = run_proxy(proxy_environment(moto), "--worker-user=no-such-user-here", "127.0.0.1:0")
     assert result.returncode != 0
     assert "--worker-user no-such-user-here: no such user" in result.stderr
+
+
+@requires_root("only with the children under their own users can the spool directory be closed to the worker")
+def test_spool_directory_the_worker_cannot_write_stops_start_naming_the_flag(moto, tmp_path):
+    closed = tmp_path / "spool"
+    closed.mkdir(mode=0o700)
+    result = run_proxy(proxy_environment(moto), f"--spool-dir={closed}", "127.0.0.1:0")
+    assert result.returncode != 0
+    assert f"--spool-dir {closed}: cannot create the message spool file: Permission denied" in result.stderr, result.stderr

@@ -14,8 +14,10 @@ struct SMTPConnectionTests {
 
     /// Feeds `input` in reads cut at `cuts`; SES answers every relay with `answer`. Returns the wire
     /// text of every reply and the messages relayed.
-    static func run(_ input: String, cuts: [Int] = [], answer: SMTPReply = .queued(messageID: "m")) -> (replies: String, relayed: [String]) {
-        var connection = SMTPConnection(limits: limits, hostname: "relay.test")
+    static func run(
+        _ input: String, cuts: [Int] = [], answer: SMTPReply = .queued(messageID: "m"), spool: MessageSpool? = nil
+    ) -> (replies: String, relayed: [String]) {
+        var connection = SMTPConnection(limits: limits, hostname: "relay.test", spool: spool)
         var replies = ""
         var relayed: [String] = []
         var pending = connection.start()
@@ -39,11 +41,12 @@ struct SMTPConnectionTests {
             switch pending.removeFirst() {
             case .send(let reply): replies += reply.wireText
             case .relay(_, let message):
-                relayed.append(String(decoding: message.readableBytesView, as: UTF8.self))
+                relayed.append(String(decoding: try! message.collected(), as: UTF8.self))
                 pending += connection.relayFinished(answer)
             case .close: replies += "<close>"
             case .refusedByPolicy: break
             case .startTLS: replies += "<tls>"
+            case .spoolFailed: replies += "<spool failed>"
             case .authenticate: pending += connection.authenticationFinished(nil)
             }
         }

@@ -13,13 +13,20 @@ extension SESSendRequest {
         let reader = makeReader()
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: chunk)
-        while case let count = buffer.withUnsafeMutableBytes({ reader.read(into: $0) }), count > 0 {
+        while case let count = buffer.withUnsafeMutableBytes({ try! reader.read(into: $0) }), count > 0 {
             out.append(contentsOf: buffer[..<count])
         }
         return out
     }
 
     var body: [UInt8] { body() }
+
+    /// A message held in memory, as every message up to 256 KiB is.
+    static func make(
+        envelope: Envelope, trace: ByteBuffer? = nil, message: ByteBuffer, settings: SESSendSettings
+    ) throws(Problem) -> SESSendRequest {
+        try make(envelope: envelope, trace: trace, message: MessageBody(head: message), settings: settings)
+    }
 }
 
 struct SESRequestTests {
@@ -129,7 +136,7 @@ struct SESRequestTests {
     func v2RefusesHeadersItCannotHonour(_ message: String) throws {
         var settings = SESSendSettings()
         settings.api = .v2
-        #expect(throws: LiftedSESHeaders.Problem.self) {
+        #expect(throws: SESSendRequest.Problem.self) {
             try SESSendRequest.make(envelope: Self.envelope, message: ByteBuffer(string: message), settings: settings)
         }
         let failure = SESFailure.unliftableHeader(LiftedSESHeaders.Problem(field: "X-SES-MESSAGE-TAGS", detail: "a;c\r\n"))
@@ -138,9 +145,13 @@ struct SESRequestTests {
     }
 
     @Test func headerSectionEndsAtTheEmptyLineOrAtTheFirstNonHeaderLine() {
-        #expect(HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nB : 2\n\nC: 3\r\n")).map(\.name) == ["a", "b"])
-        #expect(HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nnot a header\r\nC: 3\r\n")).map(\.name) == ["a"])
-        #expect(HeaderSection.fields(of: ByteBuffer(string: "")).isEmpty)
+        let ended = HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nB : 2\n\nC: 3\r\n"))
+        #expect(ended.fields.map(\.name) == ["a", "b"] && ended.complete)
+        let bodyLine = HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nnot a header\r\nC: 3\r\n"))
+        #expect(bodyLine.fields.map(\.name) == ["a"] && bodyLine.complete)
+        let cut = HeaderSection.fields(of: ByteBuffer(string: "A: 1\r\nB: 2"))
+        #expect(cut.fields.map(\.name) == ["a", "b"] && !cut.complete)
+        #expect(HeaderSection.fields(of: ByteBuffer(string: "")).fields.isEmpty)
     }
 
     @Test(arguments: 0..<64)
@@ -183,6 +194,65 @@ struct SESRequestTests {
                 .replacingOccurrences(of: "=", with: "%3D")
             : encoded
         #expect(String(decoding: whole, as: UTF8.self).contains(expected))
+    }
+
+    /// `bytes` with the first `inMemory` of them in memory and the rest in an unnamed file, as the
+    /// SMTP side hands over a message past its memory limit.
+    static func spooled(_ bytes: [UInt8], inMemory: Int) throws -> MessageBody {
+        let file = try MessageSpool.unnamedFiles(in: "/var/tmp").open()
+        let rest = Array(bytes[inMemory...])
+        #expect(rest.withUnsafeBytes { write(file.descriptor, $0.baseAddress, $0.count) } == rest.count)
+        return MessageBody(head: ByteBuffer(bytes: bytes[..<inMemory]), spooled: SpooledOctets(file: file, length: rest.count))
+    }
+
+    /// A spooled message sends exactly the bytes the same message held in memory sends, with the
+    /// same signed length and hash, whatever curl's read size and wherever the file part starts.
+    @Test(arguments: [SESSendSettings.API.v1, .v2])
+    func aSpooledMessageIsSentAsTheSameBytes(_ api: SESSendSettings.API) throws {
+        var settings = SESSendSettings()
+        settings.api = api
+        let message = Array("Subject: s\r\n\r\n".utf8) + (0..<(SESBodyReader.blockBytes * 3 + 5)).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 3) }
+        let trace = ByteBuffer(string: "Received: from x\r\n")
+        let inMemory = try SESSendRequest.make(envelope: Self.envelope, trace: trace, message: ByteBuffer(bytes: message), settings: settings)
+        // v2 reads the header section, which must then be in memory (14 octets); v1 does not.
+        let splits = (api == .v1 ? [0, 1] : []) + [16, SESBodyReader.blockBytes - 1, SESBodyReader.blockBytes * 2 + 1]
+        for split in splits {
+            let request = try SESSendRequest.make(
+                envelope: Self.envelope, trace: trace, message: try Self.spooled(message, inMemory: split), settings: settings)
+            #expect(request.length == inMemory.length && request.payloadSHA256 == inMemory.payloadSHA256, "split at \(split)")
+            #expect(request.body(readingBy: 7_000) == inMemory.body, "split at \(split)")
+        }
+    }
+
+    @Test func v2LiftsTheSESHeadersOfASpooledMessageWithoutCopyingIt() throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        let headers = "X-SES-CONFIGURATION-SET: per-message\r\nSubject: s\r\n\r\n"
+        let rest = String(repeating: "body line\r\n", count: 10_000)
+        let body = try Self.spooled(Array((headers + rest).utf8), inMemory: 100)
+        let lifted = try #require(try LiftedSESHeaders.lift(from: body))
+        #expect(lifted.headers.configurationSetName == "per-message")
+        #expect(lifted.pieces.count == 2, "the in-memory part after the field, then the file")
+        let object = try Self.json(try SESSendRequest.make(envelope: Self.envelope, message: body, settings: settings))
+        let raw = try #require(((object["Content"] as? [String: Any])?["Raw"] as? [String: Any])?["Data"] as? String)
+        #expect(String(decoding: Data(base64Encoded: raw)!, as: UTF8.self) == "Subject: s\r\n\r\n" + rest)
+    }
+
+    /// With v2 the headers are looked at: a header section that goes on into the spool file is
+    /// refused by name rather than lifted in part.
+    @Test func v2RefusesAHeaderSectionLongerThanTheInMemoryPart() throws {
+        var settings = SESSendSettings()
+        settings.api = .v2
+        let message = Array(("Subject: s\r\n" + String(repeating: "X-Long: 0123456789\r\n", count: 20) + "\r\nbody\r\n").utf8)
+        let body = try Self.spooled(message, inMemory: 200)
+        #expect(throws: SESSendRequest.Problem.header(.headerSectionTooLong(inMemory: 200))) {
+            try SESSendRequest.make(envelope: Self.envelope, message: body, settings: settings)
+        }
+        let reply = SESFailure.unliftableHeader(.headerSectionTooLong(inMemory: 200)).disposition.reply
+        #expect(reply.wireText == "554 5.6.0 Message refused: its header section is longer than 200 octets\r\n")
+        settings.api = .v1
+        #expect(try SESSendRequest.make(envelope: Self.envelope, message: body, settings: settings).length > 0, "v1 sends it as it is")
+        #expect(try Self.spooled(message, inMemory: message.count - 1).readableBytes == message.count)
     }
 
     @Test func anEmptyMessageIsAnEmptyDataField() throws {
