@@ -1,5 +1,9 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Decodes the DATA section (RFC 5321 §4.1.1.4, §4.5.2): removes dot-stuffing and finds the end,
 /// which is only ever CRLF "." CRLF. Bare CR and bare LF are message content and never start a line,
 /// so they can neither end the message nor smuggle a second one. Everything else passes through byte
@@ -33,6 +37,11 @@ package struct DataDecoder {
         var runStart = 0
         var index = 0
         while index < bytes.count {
+            if state == .inLine {
+                // Most of a message is line content: jump to the next CR, the only byte that matters.
+                guard let found = memchr(bytes.baseAddress! + index, CInt(cr), bytes.count - index) else { break }
+                index = bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
+            }
             let byte = bytes[index]
             switch state {
             case .inLine:

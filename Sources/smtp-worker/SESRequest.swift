@@ -252,45 +252,85 @@ enum JSONString {
 }
 
 /// Base64 (RFC 4648, padded). `formEncoded`: with `+`, `/` and `=` percent-encoded for a form body.
+/// Every octet of a message goes through here twice (once for the signed hash, once to send it), so
+/// it writes through a pointer into room reserved for the worst case, not one append at a time.
 enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Per sextet, and for padding (index 64), what a form body gets: up to three octets, little
+    /// endian, with their count in the top byte.
+    private static let formSymbols: [UInt32] = (alphabet + [UInt8(ascii: "=")]).map { symbol in
+        switch symbol {
+        case UInt8(ascii: "+"): 3 << 24 | 0x42_32_25  // %2B
+        case UInt8(ascii: "/"): 3 << 24 | 0x46_32_25  // %2F
+        case UInt8(ascii: "="): 3 << 24 | 0x44_33_25  // %3D
+        default: 1 << 24 | UInt32(symbol)
+        }
+    }
 
     static func append(_ out: inout [UInt8], _ bytes: UnsafeRawBufferPointer, formEncoded: Bool) {
-        func emit(_ sextet: UInt8) {
-            let symbol = alphabet[Int(sextet)]
-            switch symbol {
-            case UInt8(ascii: "+") where formEncoded: out.append(contentsOf: [0x25, 0x32, 0x42])  // %2B
-            case UInt8(ascii: "/") where formEncoded: out.append(contentsOf: [0x25, 0x32, 0x46])  // %2F
-            default: out.append(symbol)
-            }
+        let symbols = (bytes.count + 2) / 3 * 4
+        let start = out.count
+        // Percent-encoding turns a symbol into at most three octets; each form symbol is stored as
+        // four, so one more octet of room for the last.
+        out.append(contentsOf: repeatElement(0, count: formEncoded ? symbols * 3 + 1 : symbols))
+        let written = out.withUnsafeMutableBufferPointer { buffer in
+            let destination = buffer.baseAddress! + start
+            return formEncoded
+                ? formSymbols.withUnsafeBufferPointer { encodeForm(bytes, table: $0, into: destination) }
+                : alphabet.withUnsafeBufferPointer { encode(bytes, table: $0, into: destination) }
         }
-        func pad() {
-            if formEncoded { out.append(contentsOf: [0x25, 0x33, 0x44]) } else { out.append(UInt8(ascii: "=")) }  // %3D
-        }
+        out.removeLast(out.count - start - written)
+    }
+
+    /// The sextets of `bytes`, 64 for padding, handed to `emit` in order.
+    @inline(__always)
+    private static func sextets(_ bytes: UnsafeRawBufferPointer, _ emit: (Int) -> Void) {
         var index = 0
-        while index + 3 <= bytes.count {
-            let a = bytes[index], b = bytes[index + 1], c = bytes[index + 2]
+        let count = bytes.count
+        while index + 3 <= count {
+            let a = Int(bytes[index]), b = Int(bytes[index + 1]), c = Int(bytes[index + 2])
             emit(a >> 2)
             emit((a & 0x03) << 4 | b >> 4)
             emit((b & 0x0F) << 2 | c >> 6)
             emit(c & 0x3F)
             index += 3
         }
-        switch bytes.count - index {
+        switch count - index {
         case 1:
-            let a = bytes[index]
+            let a = Int(bytes[index])
             emit(a >> 2)
             emit((a & 0x03) << 4)
-            pad()
-            pad()
+            emit(64)
+            emit(64)
         case 2:
-            let a = bytes[index], b = bytes[index + 1]
+            let a = Int(bytes[index]), b = Int(bytes[index + 1])
             emit(a >> 2)
             emit((a & 0x03) << 4 | b >> 4)
             emit((b & 0x0F) << 2)
-            pad()
+            emit(64)
         default:
             break
         }
+    }
+
+    private static func encode(_ bytes: UnsafeRawBufferPointer, table: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var written = 0
+        sextets(bytes) { sextet in
+            out[written] = sextet == 64 ? UInt8(ascii: "=") : table[sextet]
+            written += 1
+        }
+        return written
+    }
+
+    private static func encodeForm(_ bytes: UnsafeRawBufferPointer, table: UnsafeBufferPointer<UInt32>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var written = 0
+        let raw = UnsafeMutableRawPointer(out)
+        sextets(bytes) { sextet in
+            let entry = table[sextet]
+            raw.storeBytes(of: entry.littleEndian, toByteOffset: written, as: UInt32.self)
+            written += Int(entry >> 24)
+        }
+        return written
     }
 }
