@@ -34,6 +34,10 @@ CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }
 
+CURLcode shim_curl_getinfo_pointer(CURL *curl, CURLINFO info, void **value) {
+    return curl_easy_getinfo(curl, info, value);
+}
+
 int shim_curl_global_init(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }

@@ -117,12 +117,17 @@ public struct HTTPClientConfiguration: Sendable {
     public init() {}
 }
 
-/// A blocking HTTP client on libcurl. `perform` may be called from many threads at once: each call
-/// borrows an easy handle from a pool, so connections (and TLS sessions) are reused across requests.
-/// Call it from a thread pool, never from an event loop.
+/// An HTTP client on libcurl, in two ways. `perform` blocks the calling thread (any number of
+/// threads at once: each call borrows an easy handle, whose connections and TLS sessions later calls
+/// reuse); call it from a thread pool, never from an event loop. `execute` returns at once and
+/// answers from the client's transfer thread, where every transfer runs in one curl multi handle: the
+/// requests in flight are bounded by nobody's thread count (SES answers in tens of milliseconds), the
+/// connections are pooled across all of them, and answers that arrive together cost one wake-up.
 public final class HTTPClient: Sendable {
     private let configuration: HTTPClientConfiguration
     private let idleHandles = Mutex<[CurlHandle]>([])
+    /// Started by the first `execute`: the agent, which only blocks, never has the thread.
+    private let transferLoop = Mutex<TransferLoop?>(nil)
 
     /// libcurl's global state must be set up once, before any thread uses it.
     private static let globalInit: Bool = shim_curl_global_init() == 0
@@ -140,23 +145,114 @@ public final class HTTPClient: Sendable {
     }
 
     public func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
-        let handle = checkOut()
-        defer { checkIn(handle) }
-        return try handle.perform(request, configuration: configuration)
+        let handle = idleHandles.withLock { $0.popLast() } ?? CurlHandle()
+        defer { idleHandles.withLock { $0.append(handle) } }
+        let transfer = try Transfer(request, on: handle, configuration: configuration)
+        return try withExtendedLifetime(transfer) { () throws(HTTPError) in
+            try transfer.result(curl_easy_perform(handle.pointer)).get()
+        }
     }
 
-    private func checkOut() -> CurlHandle {
-        if let handle = idleHandles.withLock({ $0.popLast() }) { return handle }
-        return CurlHandle()
-    }
-
-    private func checkIn(_ handle: CurlHandle) {
-        idleHandles.withLock { $0.append(handle) }
+    /// `completion` runs on the transfer thread, once: it must only hand the result on.
+    public func execute(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPError>) -> Void) {
+        let loop = transferLoop.withLock { loop in
+            if let loop { return loop }
+            let started = TransferLoop(configuration: configuration)
+            loop = started
+            return started
+        }
+        loop.submit(request, completion: completion)
     }
 }
 
-/// An easy handle. Not thread-safe by itself: the pool hands it to one thread at a time, which is
-/// why it may be marked Sendable.
+/// The transfer thread's state. The multi handle, its easy handles and `idle` belong to that thread
+/// alone; other threads only queue work in `submitted` and call curl_multi_wakeup, which is safe
+/// from any thread. The thread lives as long as the process.
+private final class TransferLoop: @unchecked Sendable {
+    private struct Submission {
+        var request: HTTPRequest
+        var completion: @Sendable (Result<HTTPResponse, HTTPError>) -> Void
+    }
+
+    private let configuration: HTTPClientConfiguration
+    private let multi: UnsafeMutableRawPointer
+    private let submitted = Mutex<[Submission]>([])
+    private var idle: [CurlHandle] = []
+
+    init(configuration: HTTPClientConfiguration) {
+        self.configuration = configuration
+        // curl_multi_init fails only when out of memory.
+        guard let multi = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
+        self.multi = multi
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<TransferLoop>.fromOpaque(context).takeRetainedValue().run()
+        }, context)
+        precondition(created == 0, "cannot start the HTTP transfer thread: \(String(cString: strerror(created)))")
+        pthread_detach(thread)
+    }
+
+    func submit(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPError>) -> Void) {
+        submitted.withLock { $0.append(Submission(request: request, completion: completion)) }
+        curl_multi_wakeup(multi)
+    }
+
+    private func run() -> Never {
+        var running: CInt = 0
+        var queued: CInt = 0
+        while true {
+            for submission in submitted.withLock({ queue in defer { queue.removeAll(keepingCapacity: true) }; return queue }) {
+                start(submission)
+            }
+            curl_multi_perform(multi, &running)
+            while let message = curl_multi_info_read(multi, &queued) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                finish(easy, code: message.pointee.data.result)
+            }
+            // Returns early for curl's own timers, for a socket that is ready, and for curl_multi_wakeup.
+            curl_multi_poll(multi, nil, 0, 60_000, nil)
+        }
+    }
+
+    private func start(_ submission: Submission) {
+        let handle = idle.popLast() ?? CurlHandle()
+        let transfer: Transfer
+        do {
+            transfer = try Transfer(submission.request, on: handle, configuration: configuration)
+        } catch {
+            idle.append(handle)
+            submission.completion(.failure(error))
+            return
+        }
+        transfer.completion = submission.completion
+        _ = shim_curl_setopt_pointer(handle.pointer, CURLOPT_PRIVATE, Unmanaged.passRetained(transfer).toOpaque())
+        let added = curl_multi_add_handle(multi, handle.pointer)
+        guard added == CURLM_OK else {
+            Unmanaged.passUnretained(transfer).release()
+            idle.append(handle)
+            submission.completion(
+                .failure(HTTPError(code: .other, requestSent: false, detail: String(cString: curl_multi_strerror(added)))))
+            return
+        }
+    }
+
+    private func finish(_ easy: UnsafeMutableRawPointer, code: CURLcode) {
+        var context: UnsafeMutableRawPointer?
+        guard shim_curl_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else {
+            preconditionFailure("a finished transfer without its context")
+        }
+        let transfer = Unmanaged<Transfer>.fromOpaque(context).takeRetainedValue()
+        let result = transfer.result(code)
+        curl_multi_remove_handle(multi, easy)
+        idle.append(transfer.handle)
+        transfer.completion?(result)
+    }
+}
+
+/// An easy handle. Not thread-safe by itself: one thread at a time has it (a `perform` call, or the
+/// transfer thread), which is why it may be marked Sendable.
 struct CurlHandle: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
 
@@ -165,65 +261,79 @@ struct CurlHandle: @unchecked Sendable {
         guard let pointer = curl_easy_init() else { preconditionFailure("curl_easy_init failed") }
         self.pointer = pointer
     }
+}
 
-    func perform(_ request: HTTPRequest, configuration: HTTPClientConfiguration) throws(HTTPError) -> HTTPResponse {
+/// One request set up on an easy handle, and what curl's callbacks fill in while it runs: kept
+/// alive until curl is done with the handle.
+private final class Transfer {
+    let handle: CurlHandle
+    let sink: ResponseSink
+    let source: BodySource?
+    private let headerList: UnsafeMutablePointer<curl_slist>?
+    var completion: (@Sendable (Result<HTTPResponse, HTTPError>) -> Void)?
+
+    init(_ request: HTTPRequest, on handle: CurlHandle, configuration: HTTPClientConfiguration) throws(HTTPError) {
         // curl sends header lines as given: a CR or LF in a value (a token from a peer) would add
         // headers or a request of its own, and a NUL would cut the line short.
         for header in request.headers where !Self.isSafeHeader(header) {
             throw HTTPError(
                 code: .other, requestSent: false, detail: "header \(header.name.debugDescription) would not be one header line; not sent")
         }
-        curl_easy_reset(pointer)
-        let sink = ResponseSink(limit: configuration.maxResponseBytes)
+        self.handle = handle
+        self.sink = ResponseSink(limit: configuration.maxResponseBytes)
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         // Expect: 100-continue would stall every large POST by a round trip (or a second).
         for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
             headerList = curl_slist_append(headerList, line)
         }
-        defer { curl_slist_free_all(headerList) }
-
-        let code: CURLcode
+        self.headerList = headerList
+        if case .stream(let stream) = request.body {
+            source = BodySource(stream)
+        } else {
+            source = nil
+        }
+        let pointer = handle.pointer
+        curl_easy_reset(pointer)
+        setOptions(request, configuration: configuration)
+        guard request.method != "GET" else { return }
         switch request.body {
         case .bytes(let bytes):
-            code = bytes.withUnsafeBytes { body in
-                withExtendedLifetime(sink) {
-                    setOptions(request, headerList: headerList, sink: sink, configuration: configuration)
-                    if request.method != "GET" {
-                        _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, body.count)
-                        _ = shim_curl_setopt_pointer(pointer, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-                    }
-                    return curl_easy_perform(pointer)
-                }
+            _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, bytes.count)
+            // Copied by curl, so that the transfer does not depend on the array's lifetime; an empty
+            // body still needs a pointer, or curl would read the body from stdin.
+            (bytes.isEmpty ? [0] : bytes).withUnsafeBytes {
+                _ = shim_curl_setopt_pointer(pointer, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
             }
         case .stream(let stream):
-            let source = BodySource(stream)
-            code = withExtendedLifetime((sink, source)) {
-                setOptions(request, headerList: headerList, sink: sink, configuration: configuration)
-                _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, stream.length)
-                let context = Unmanaged.passUnretained(source).toOpaque()
-                _ = shim_curl_setopt_read_function(pointer, curlReadCallback)
-                _ = shim_curl_setopt_pointer(pointer, CURLOPT_READDATA, context)
-                _ = shim_curl_setopt_seek_function(pointer, curlSeekCallback)
-                _ = shim_curl_setopt_pointer(pointer, CURLOPT_SEEKDATA, context)
-                return curl_easy_perform(pointer)
-            }
+            let context = Unmanaged.passUnretained(source!).toOpaque()
+            _ = shim_curl_setopt_long(pointer, CURLOPT_POSTFIELDSIZE_LARGE, stream.length)
+            _ = shim_curl_setopt_read_function(pointer, curlReadCallback)
+            _ = shim_curl_setopt_pointer(pointer, CURLOPT_READDATA, context)
+            _ = shim_curl_setopt_seek_function(pointer, curlSeekCallback)
+            _ = shim_curl_setopt_pointer(pointer, CURLOPT_SEEKDATA, context)
         }
+    }
+
+    deinit { curl_slist_free_all(headerList) }
+
+    /// What curl's result code and the handle say about the finished transfer.
+    func result(_ code: CURLcode) -> Result<HTTPResponse, HTTPError> {
         guard code == CURLE_OK else {
             if sink.overflowed {
-                throw HTTPError(code: .responseTooLarge, requestSent: true, detail: "response over \(sink.limit) bytes")
+                return .failure(HTTPError(code: .responseTooLarge, requestSent: true, detail: "response over \(sink.limit) bytes"))
             }
             var error = Self.error(for: code)
             // A connect that times out is CURLE_OPERATION_TIMEDOUT too; curl counts the header bytes
             // it wrote, and none written means the server cannot have the request.
             var sentHeaderBytes = 0
-            if shim_curl_getinfo_long(pointer, CURLINFO_REQUEST_SIZE, &sentHeaderBytes) == CURLE_OK, sentHeaderBytes == 0 {
+            if shim_curl_getinfo_long(handle.pointer, CURLINFO_REQUEST_SIZE, &sentHeaderBytes) == CURLE_OK, sentHeaderBytes == 0 {
                 error.requestSent = false
             }
-            throw error
+            return .failure(error)
         }
         var status = 0
-        _ = shim_curl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headerBytes: sink.headerBytes, body: sink.bytes)
+        _ = shim_curl_getinfo_long(handle.pointer, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headerBytes: sink.headerBytes, body: sink.bytes))
     }
 
     static func isSafeHeader(_ header: (name: String, value: String)) -> Bool {
@@ -231,12 +341,8 @@ struct CurlHandle: @unchecked Sendable {
             && header.value.utf8.allSatisfy { ($0 >= 0x20 && $0 != 0x7F) || $0 == UInt8(ascii: "\t") }
     }
 
-    private func setOptions(
-        _ request: HTTPRequest,
-        headerList: UnsafeMutablePointer<curl_slist>?,
-        sink: ResponseSink,
-        configuration: HTTPClientConfiguration
-    ) {
+    private func setOptions(_ request: HTTPRequest, configuration: HTTPClientConfiguration) {
+        let pointer = handle.pointer
         _ = shim_curl_setopt_string(pointer, CURLOPT_URL, request.url)
         _ = shim_curl_setopt_string(pointer, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = shim_curl_setopt_long(pointer, CURLOPT_NOSIGNAL, 1)
@@ -261,10 +367,11 @@ struct CurlHandle: @unchecked Sendable {
                 _ = shim_curl_setopt_string(pointer, CURLOPT_CUSTOMREQUEST, request.method)
             }
         }
+        let sinkContext = Unmanaged.passUnretained(sink).toOpaque()
         _ = shim_curl_setopt_write_function(pointer, curlWriteCallback)
-        _ = shim_curl_setopt_pointer(pointer, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+        _ = shim_curl_setopt_pointer(pointer, CURLOPT_WRITEDATA, sinkContext)
         _ = shim_curl_setopt_header_function(pointer, curlHeaderCallback)
-        _ = shim_curl_setopt_pointer(pointer, CURLOPT_HEADERDATA, Unmanaged.passUnretained(sink).toOpaque())
+        _ = shim_curl_setopt_pointer(pointer, CURLOPT_HEADERDATA, sinkContext)
     }
 
     private static func error(for code: CURLcode) -> HTTPError {

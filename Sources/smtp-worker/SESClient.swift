@@ -5,7 +5,8 @@ import Shared
 import SMTPCore
 
 /// Sends messages to SES (v1 SendRawEmail or v2 SendEmail) and reads the account's sending rate,
-/// signed with the derived key the agent handed over. Blocking: runs on the worker's thread pool; the
+/// signed with the derived key the agent handed over. Messages go through the HTTP client's transfer
+/// thread and answer on an event loop; the sending-rate read blocks (the worker's thread pool). The
 /// HTTP client reuses connections across calls.
 final class SESClient: Sendable {
     private let http: HTTPClient
@@ -34,13 +35,25 @@ final class SESClient: Sendable {
         }
     }
 
-    /// One attempt, which gives up after `timeoutMilliseconds`.
-    func send(_ request: SESSendRequest, credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Accepted, SESFailure> {
+    /// One attempt, which gives up after `timeoutMilliseconds`; the result arrives on `eventLoop`.
+    func send(
+        _ request: SESSendRequest, credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int, on eventLoop: EventLoop
+    ) -> EventLoopFuture<Result<Accepted, SESFailure>> {
         let resource = request.api == .v1 ? nil : "v2/email/outbound-emails"
-        return perform(
+        let signed = signedRequest(
             method: "POST", resource: resource, contentType: request.contentType, body: .stream(request),
-            payloadSHA256: request.payloadSHA256, credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds
-        ).flatMap { request.api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
+            payloadSHA256: request.payloadSHA256, credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+        let httpRequest: HTTPRequest
+        switch signed {
+        case .success(let made): httpRequest = made
+        case .failure(let failure): return eventLoop.makeSucceededFuture(.failure(failure))
+        }
+        let promise = eventLoop.makePromise(of: Result<HTTPResponse, HTTPError>.self)
+        http.execute(httpRequest) { promise.succeed($0) }
+        let api = request.api
+        return promise.futureResult.map { answer in
+            Self.transportResult(answer).flatMap { api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
+        }
     }
 
     struct QuotaReadError: Error, CustomStringConvertible {
@@ -51,13 +64,15 @@ final class SESClient: Sendable {
     func maxSendRate(credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Double, QuotaReadError> {
         let operation = settings.api == .v1 ? "GetSendQuota" : "GetAccount"
         let form = SigV4.formBody([("Action", "GetSendQuota"), ("Version", "2010-12-01")])
-        let answer = settings.api == .v1
-            ? perform(
+        let signed = settings.api == .v1
+            ? signedRequest(
                 method: "POST", resource: nil, contentType: SigV4.formContentType, body: .bytes(form),
                 payloadSHA256: SigV4.sha256Hex(form), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
-            : perform(
+            : signedRequest(
                 method: "GET", resource: "v2/email/account", contentType: nil, body: .bytes([]),
                 payloadSHA256: SigV4.sha256Hex([]), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
+        // Blocking: this runs on the thread pool.
+        let answer = signed.flatMap { request in Self.transportResult(Result { () throws(HTTPError) in try http.perform(request) }) }
         let response: HTTPResponse
         switch answer {
         case .success(let success): response = success
@@ -81,7 +96,7 @@ final class SESClient: Sendable {
     }
 
     /// v1 requests go to the endpoint itself; v2 resources below it.
-    private func perform(
+    private func signedRequest(
         method: String,
         resource: String?,
         contentType: String?,
@@ -90,7 +105,7 @@ final class SESClient: Sendable {
         credentials: SESCredentials,
         now: Int64,
         timeoutMilliseconds: Int
-    ) -> Result<HTTPResponse, SESFailure> {
+    ) -> Result<HTTPRequest, SESFailure> {
         let time = UTCTime(epochSeconds: now)
         guard let key = credentials.signingKey(forDate: time.dateStamp) else {
             return .failure(.credentialsUnavailable("no signing key for \(time.dateStamp)"))
@@ -106,13 +121,11 @@ final class SESClient: Sendable {
             method: method, endpoint: target, contentType: contentType, payloadSHA256: payloadSHA256,
             accessKeyID: credentials.accessKeyID, signingKey: key.key, sessionToken: credentials.sessionToken, time: time,
             scope: SigV4.Scope(date: time.dateStamp, region: credentials.region, service: "ses"))
-        do {
-            return .success(
-                try http.perform(
-                    HTTPRequest(method: method, url: target.url, headers: headers, body: body, timeoutMilliseconds: timeoutMilliseconds)))
-        } catch {
-            return .failure(.transport(code: "\(error.code)", requestSent: error.requestSent, detail: error.detail))
-        }
+        return .success(HTTPRequest(method: method, url: target.url, headers: headers, body: body, timeoutMilliseconds: timeoutMilliseconds))
+    }
+
+    private static func transportResult(_ answer: Result<HTTPResponse, HTTPError>) -> Result<HTTPResponse, SESFailure> {
+        answer.mapError { .transport(code: "\($0.code)", requestSent: $0.requestSent, detail: $0.detail) }
     }
 
     /// 200 with a MessageId is the only success; anything else is a failure with SES's code if any.

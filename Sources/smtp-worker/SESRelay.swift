@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// One message from the end of DATA to the SMTP reply, within `--ses-timeout`: its turn under
-/// `--max-send-rate`, the request built once, attempts on the thread pool (blocking curl) with
+/// `--max-send-rate`, the request built once, attempts through the HTTP client's transfer thread with
 /// full-jitter backoff between them, the reply from the mapping table, one log line, the metrics.
 final class SESRelay: Sendable {
     private let client: SESClient
@@ -79,8 +79,7 @@ final class SESRelay: Sendable {
         return attempts.map(finish)
     }
 
-    /// The first attempt builds the request on the pool thread that sends it (one hop per message);
-    /// retries reuse it.
+    /// The first attempt builds the request (`request(…)`); retries reuse it.
     private func attempt(
         _ number: Int,
         _ envelope: Envelope,
@@ -94,17 +93,19 @@ final class SESRelay: Sendable {
         let client = self.client
         return credentials.credentials(now: now, on: eventLoop)
             .flatMap { credentials in
-                self.threadPool.runIfActive(eventLoop: eventLoop) { () -> (SESSendRequest?, Result<SESClient.Accepted, SESFailure>) in
+                self.request(prepared, envelope, trace, message, on: eventLoop).flatMap { made in
                     let request: SESSendRequest
-                    switch prepared.map({ .success($0) }) ?? client.prepare(envelope: envelope, trace: trace, message: message) {
-                    case .success(let made): request = made
-                    case .failure(let failure): return (nil, .failure(failure))
+                    switch made {
+                    case .success(let built): request = built
+                    case .failure(let failure): return eventLoop.makeSucceededFuture((nil, .failure(failure)))
                     }
                     let remaining = (deadline - NIODeadline.now()).nanoseconds / 1_000_000
                     guard remaining > 0 else {
-                        return (request, .failure(.transport(code: "deadline", requestSent: false, detail: "--ses-timeout passed before the request was sent")))
+                        let late = SESFailure.transport(code: "deadline", requestSent: false, detail: "--ses-timeout passed before the request was sent")
+                        return eventLoop.makeSucceededFuture((request, .failure(late)))
                     }
-                    return (request, client.send(request, credentials: credentials, now: now, timeoutMilliseconds: Int(remaining)))
+                    return client.send(request, credentials: credentials, now: now, timeoutMilliseconds: Int(remaining), on: eventLoop)
+                        .map { (request, $0) }
                 }
             }
             .flatMapErrorThrowing { error -> (SESSendRequest?, Result<SESClient.Accepted, SESFailure>) in
@@ -130,6 +131,20 @@ final class SESRelay: Sendable {
                     self.attempt(number + 1, envelope, trace, message, prepared: request, deadline: deadline, on: eventLoop)
                 }
             }
+    }
+
+    /// A message held in memory (at most the spool's memory limit, 256 KiB) is encoded and hashed on
+    /// the event loop, in well under a millisecond; a spooled one on the thread pool, which reads its
+    /// file from disk.
+    private func request(
+        _ prepared: SESSendRequest?, _ envelope: Envelope, _ trace: ByteBuffer?, _ message: MessageBody, on eventLoop: EventLoop
+    ) -> EventLoopFuture<Result<SESSendRequest, SESFailure>> {
+        if let prepared { return eventLoop.makeSucceededFuture(.success(prepared)) }
+        let client = self.client
+        guard message.spooled != nil else {
+            return eventLoop.makeSucceededFuture(client.prepare(envelope: envelope, trace: trace, message: message))
+        }
+        return threadPool.runIfActive(eventLoop: eventLoop) { client.prepare(envelope: envelope, trace: trace, message: message) }
     }
 
     /// Full jitter: uniform in [0, min(cap, base × 2^(attempt−1))].

@@ -1,11 +1,13 @@
 """Mail through the real binaries to moto (SigV4 checked): what SES receives, and what the client is told."""
 import smtplib
 import subprocess
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import destinations, proxy_environment, raw_message
+from conftest import QuietHandler, destinations, forward, proxy_environment, raw_message, serve
 
 SENDER = "sender@example.com"
 
@@ -99,6 +101,38 @@ def test_unverified_sender_is_refused_permanently(moto, proxy):
     # The session survives a failed relay.
     with smtplib.SMTP("127.0.0.1", proxy.smtp_port, timeout=30) as client:
         assert client.noop()[0] == 250
+
+
+def test_sends_in_flight_are_not_bounded_by_a_thread_pool(moto, start_proxy):
+    """SES answers in tens of milliseconds: a relay that holds a thread per request caps its rate at
+    threads / latency. Here SES answers nothing until 24 sends are waiting at once (more than the
+    worker's thread pool holds), then all of them."""
+    sessions = 24
+    everyone_waiting = threading.Barrier(sessions, timeout=20)
+
+    class Handler(QuietHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if b"Action=SendRawEmail" in body:
+                try:
+                    everyone_waiting.wait()
+                except threading.BrokenBarrierError:
+                    self.send_error(500)
+                    return
+            forward(self, moto.endpoint, body)
+
+    server, endpoint = serve(Handler)
+    try:
+        proxy = start_proxy(proxy_environment(moto, AWS_ENDPOINT_URL_SES=endpoint), "--ses-timeout=60")
+        markers = [uuid.uuid4().hex for _ in range(sessions)]
+        with ThreadPoolExecutor(sessions) as pool:
+            answers = list(pool.map(
+                lambda marker: send_with_smtplib(proxy.smtp_port, SENDER, ["to@example.net"], message(marker)), markers))
+        assert [code for code, _ in answers] == [250] * sessions, answers
+        assert [moto.stored(marker.encode()) for marker in markers] == [1] * sessions
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_configuration_set_is_passed_to_ses(moto, start_proxy):

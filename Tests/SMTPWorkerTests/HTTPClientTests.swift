@@ -19,3 +19,28 @@ struct HTTPClientTests {
         }
     }
 }
+
+/// `execute` runs on the client's transfer thread: its failures come back through the completion.
+struct HTTPClientExecuteTests {
+    @Test func anUnsafeHeaderAndARefusedConnectionBothComeBackAsErrors() async {
+        let client = HTTPClient(configuration: HTTPClientConfiguration())
+        func execute(_ headers: [(name: String, value: String)]) async -> Result<HTTPResponse, HTTPError> {
+            await withCheckedContinuation { continuation in
+                client.execute(HTTPRequest(method: "POST", url: "http://127.0.0.1:9/", headers: headers, body: .bytes([1, 2]))) {
+                    continuation.resume(returning: $0)
+                }
+            }
+        }
+        // Nothing listens on port 9.
+        guard case .failure(let refused) = await execute([]) else {
+            Issue.record("a request to a closed port succeeded")
+            return
+        }
+        #expect(refused.code == .connect && !refused.requestSent)
+        guard case .failure(let unsafe) = await execute([("X-Token", "a\r\nb")]) else {
+            Issue.record("a request with a split header succeeded")
+            return
+        }
+        #expect(unsafe.code == .other && !unsafe.requestSent && unsafe.detail.hasSuffix("would not be one header line; not sent"))
+    }
+}
