@@ -4,10 +4,12 @@
 Peers: nginx as an instant fake SES (SendRawEmail answered from memory, over plain HTTP and over
 HTTPS with a certificate made for the run and trusted through AWS_CA_BUNDLE), Postfix's smtp-sink as
 the reference SMTP receiver, smtp-source as the load, and the proxy's release build (the binaries the
-package ships). Each load runs against smtp-sink and the proxy back to back, REPS times; medians are
+package ships). One more load has a fake SES that answers after 100 ms (Python's threaded HTTP
+server), for how many sends the proxy keeps in flight. Each load runs against smtp-sink and the proxy back to back, REPS times; medians are
 printed, ratios are taken within one repetition. Nothing here asserts: the figures go in the notes.
 """
 import argparse
+import http.server
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -28,6 +31,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SES_ANSWER = ('<SendRawEmailResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><SendRawEmailResult>'
               '<MessageId>0100018cbench-0000-0000-0000-000000000000-000000</MessageId></SendRawEmailResult>'
               '<ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></SendRawEmailResponse>')
+SLOW_SES_SECONDS = 0.1
 LOADS = [  # (sessions in parallel, message bytes, messages)
     (1, 1024, 5000), (10, 1024, 5000), (50, 1024, 5000), (10, 100 * 1024, 2000),
 ]
@@ -108,6 +112,40 @@ http {{
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+
+
+class SlowSES:
+    """SendRawEmail answered after `delay` seconds, as real SES answers in tens of milliseconds: what
+    the relay can do then is bounded by how many sends it keeps in flight, not by its CPU."""
+
+    def __init__(self, delay):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay)
+                body = SES_ANSWER.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256  # the listen backlog: 50 sessions connect at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Proxy:
@@ -294,6 +332,15 @@ def main():
         print(f" 50 sessions    1 KiB over HTTPS: {figures['https_c50_msg_s']:.0f} msg/s, "
               f"{figures['https_over_http']:.2f} of plain HTTP, backend connections/msg "
               f"{figures['https_backend_connections_per_msg']:.4f}", flush=True)
+
+        slow = SlowSES(SLOW_SES_SECONDS)
+        patient = Proxy(args.bin_dir, work, f"http://127.0.0.1:{slow.port}", name="slow-ses")
+        count = max(100, int(1500 * args.scale))
+        figures["slow_ses_c50_msg_s"] = statistics.median(smtp_source(patient.port, 50, 1024, count) for _ in range(args.reps))
+        patient.stop()
+        slow.stop()
+        print(f" 50 sessions    1 KiB, SES answering after {SLOW_SES_SECONDS * 1000:.0f} ms: "
+              f"{figures['slow_ses_c50_msg_s']:.0f} msg/s (all 50 in flight would be {50 / SLOW_SES_SECONDS:.0f})", flush=True)
 
         figures["large"] = [large_message(args.bin_dir, work, ses, size) for size in (7_500_000, 9_500_000)]
         for large in figures["large"]:

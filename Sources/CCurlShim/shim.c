@@ -30,6 +30,10 @@ CURLcode shim_curl_setopt_seek_function(CURL *curl, int (*callback)(void *, curl
     return curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, callback);
 }
 
+CURLMcode shim_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }

@@ -113,6 +113,10 @@ public struct HTTPClientConfiguration: Sendable {
     /// Off only for `VAULT_SKIP_VERIFY`, which the Vault CLI honours too; the agent warns when it is set.
     public var verifyPeer = true
     public var maxResponseBytes: Int = 1 << 20
+    /// Idle connections `execute` keeps for reuse. Left to curl, the pool is four per transfer in
+    /// flight at the moment one ends, and a burst that ebbs closes connections the next burst opens
+    /// again (a TLS handshake each); the worker sets it to its --max-connections.
+    public var keptConnections = 64
 
     public init() {}
 }
@@ -184,6 +188,7 @@ private final class TransferLoop: @unchecked Sendable {
         // curl_multi_init fails only when out of memory.
         guard let multi = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
         self.multi = multi
+        _ = shim_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.keptConnections)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         let created = pthread_create(&thread, nil, { context in

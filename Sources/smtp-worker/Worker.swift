@@ -61,6 +61,8 @@ struct Worker {
 
         var http = HTTPClientConfiguration()
         if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { http.extraCABundle = bundle }
+        // As many connections as sessions that can wait for SES at once.
+        http.keptConnections = settings.maxConnections
         let client = SESClient(http: HTTPClient(configuration: http), environment: environment, settings: settings.ses)
         let limiter = SendRateLimiter(rate: nil)
         switch settings.sendRate {

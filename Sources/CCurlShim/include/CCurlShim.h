@@ -13,6 +13,7 @@ CURLcode shim_curl_setopt_write_function(CURL *curl, size_t (*callback)(char *, 
 CURLcode shim_curl_setopt_header_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode shim_curl_setopt_read_function(CURL *curl, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode shim_curl_setopt_seek_function(CURL *curl, int (*callback)(void *, curl_off_t, int));
+CURLMcode shim_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
 CURLcode shim_curl_getinfo_pointer(CURL *curl, CURLINFO info, void **value);
 
