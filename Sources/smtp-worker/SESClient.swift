@@ -41,7 +41,7 @@ final class SESClient: Sendable {
     ) -> EventLoopFuture<Result<Accepted, SESFailure>> {
         let resource = request.api == .v1 ? nil : "v2/email/outbound-emails"
         let signed = signedRequest(
-            method: "POST", resource: resource, contentType: request.contentType, body: .stream(request),
+            method: "POST", resource: resource, contentType: request.contentType, body: request.httpBody,
             payloadSHA256: request.payloadSHA256, credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
         let httpRequest: HTTPRequest
         switch signed {

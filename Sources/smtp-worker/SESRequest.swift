@@ -3,10 +3,12 @@ import NIOCore
 import Shared
 import SMTPCore
 
-/// The body of one send, never held whole: a head of fields, the message (after the trace header,
-/// if any) in base64 as curl asks for it, and a tail. Making it encodes it once, for its length and
-/// SigV4 hash; each attempt encodes it again while sending, so a 40 MB message costs the worker its
-/// own size rather than 2.4 times as much again in base64.
+/// The body of one send: a head of fields, the message (after the trace header, if any) in base64,
+/// and a tail. A message held in memory (at most the spool's 256 KiB) is encoded once, into
+/// `encoded`, which is hashed and sent: one pass, and curl writes it with the request's headers. A
+/// spooled one is never held whole: making it encodes it for its length and SigV4 hash, and each
+/// attempt encodes it again as curl asks for it, so a 40 MB message costs the worker its own size
+/// rather than 2.4 times as much again in base64.
 struct SESSendRequest: HTTPBodyStream {
     var api: SESSendSettings.API
     var contentType: String
@@ -18,6 +20,10 @@ struct SESSendRequest: HTTPBodyStream {
     let tail: [UInt8]
     private(set) var length = 0
     private(set) var payloadSHA256 = ""
+    /// The whole body, when no piece of the message is in a spool file.
+    private(set) var encoded: [UInt8]?
+
+    var httpBody: HTTPBody { encoded.map { .bytes($0) } ?? .stream(self) }
 
     /// Throws when the message's spool file cannot be read.
     init(api: SESSendSettings.API, contentType: String, head: [UInt8], content: [MessagePiece], formEncoded: Bool, tail: [UInt8]) throws(SpoolError) {
@@ -29,17 +35,22 @@ struct SESSendRequest: HTTPBodyStream {
         self.tail = tail
         var hasher = SigV4.PayloadHasher()
         var length = 0
+        let inMemory = content.allSatisfy { if case .bytes = $0 { true } else { false } }
+        var encoded: [UInt8] = []
         let reader = SESBodyReader(self)
         try withUnsafeTemporaryAllocation(byteCount: SESBodyReader.blockBytes * 2, alignment: 1) { buffer in
             Result { () throws(SpoolError) in
                 while case let count = try reader.next(into: buffer), count > 0 {
-                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    let block = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    hasher.update(block)
                     length += count
+                    if inMemory { encoded.append(contentsOf: block) }
                 }
             }
         }.get()
         self.length = length
         self.payloadSHA256 = hasher.hex()
+        self.encoded = inMemory ? encoded : nil
     }
 
     func makeReader() -> any HTTPBodyReader { SESBodyReader(self) }

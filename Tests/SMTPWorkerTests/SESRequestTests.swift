@@ -221,7 +221,15 @@ struct SESRequestTests {
                 envelope: Self.envelope, trace: trace, message: try Self.spooled(message, inMemory: split), settings: settings)
             #expect(request.length == inMemory.length && request.payloadSHA256 == inMemory.payloadSHA256, "split at \(split)")
             #expect(request.body(readingBy: 7_000) == inMemory.body, "split at \(split)")
+            #expect(request.encoded == nil, "a spooled message is never held whole (split at \(split))")
         }
+        // What is sent for the message held in memory is what was hashed: the same bytes as streamed.
+        #expect(inMemory.encoded == inMemory.body)
+        guard case .bytes(let sent) = inMemory.httpBody else {
+            Issue.record("a message in memory is streamed")
+            return
+        }
+        #expect(SigV4.sha256Hex(sent) == inMemory.payloadSHA256)
     }
 
     @Test func v2LiftsTheSESHeadersOfASpooledMessageWithoutCopyingIt() throws {
