@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "CCurlShim.h"
+
+#include <pthread.h>
 
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
 
@@ -44,4 +47,8 @@ CURLcode shim_curl_getinfo_pointer(CURL *curl, CURLINFO info, void **value) {
 
 int shim_curl_global_init(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void shim_name_this_thread(const char *name) {
+    pthread_setname_np(pthread_self(), name);
 }

@@ -205,6 +205,7 @@ private final class TransferLoop: @unchecked Sendable {
     }
 
     private func run() -> Never {
+        shim_name_this_thread("curl-transfers")
         var running: CInt = 0
         var queued: CInt = 0
         while true {

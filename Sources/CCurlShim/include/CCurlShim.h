@@ -17,4 +17,7 @@ CURLMcode shim_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long val
 CURLcode shim_curl_getinfo_long(CURL *curl, CURLINFO info, long *value);
 CURLcode shim_curl_getinfo_pointer(CURL *curl, CURLINFO info, void **value);
 
+/// A thread created from an event loop inherits its name: top and perf would show two of them.
+void shim_name_this_thread(const char *name);
+
 #endif
