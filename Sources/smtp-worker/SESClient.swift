@@ -5,9 +5,9 @@ import Shared
 import SMTPCore
 
 /// Sends messages to SES (v1 SendRawEmail or v2 SendEmail) and reads the account's sending rate,
-/// signed with the derived key the agent handed over. Messages go through the HTTP client's transfer
-/// thread and answer on an event loop; the sending-rate read blocks (the worker's thread pool). The
-/// HTTP client reuses connections across calls.
+/// signed with the derived key the agent handed over. Both go through the HTTP client's transfer
+/// thread and answer on an event loop; no worker thread blocks on SES. The HTTP client reuses
+/// connections across calls.
 final class SESClient: Sendable {
     private let http: HTTPClient
     private let endpointOverride: [String: String]
@@ -61,32 +61,45 @@ final class SESClient: Sendable {
     }
 
     /// The account's `MaxSendRate` in recipients per second: v1 `GetSendQuota`, v2 `GetAccount`.
-    func maxSendRate(credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int) -> Result<Double, QuotaReadError> {
-        let operation = settings.api == .v1 ? "GetSendQuota" : "GetAccount"
+    func maxSendRate(
+        credentials: SESCredentials, now: Int64, timeoutMilliseconds: Int, on eventLoop: EventLoop
+    ) -> EventLoopFuture<Result<Double, QuotaReadError>> {
+        let api = settings.api
+        let operation = api == .v1 ? "GetSendQuota" : "GetAccount"
         let form = SigV4.formBody([("Action", "GetSendQuota"), ("Version", "2010-12-01")])
-        let signed = settings.api == .v1
+        let signed = api == .v1
             ? signedRequest(
                 method: "POST", resource: nil, contentType: SigV4.formContentType, body: .bytes(form),
                 payloadSHA256: SigV4.sha256Hex(form), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
             : signedRequest(
                 method: "GET", resource: "v2/email/account", contentType: nil, body: .bytes([]),
                 payloadSHA256: SigV4.sha256Hex([]), credentials: credentials, now: now, timeoutMilliseconds: timeoutMilliseconds)
-        // Blocking: this runs on the thread pool.
-        let answer = signed.flatMap { request in Self.transportResult(Result { () throws(HTTPError) in try http.perform(request) }) }
-        let response: HTTPResponse
-        switch answer {
-        case .success(let success): response = success
-        case .failure(let failure): return .failure(QuotaReadError(description: "\(operation): \(failure)"))
+        let httpRequest: HTTPRequest
+        switch signed {
+        case .success(let made): httpRequest = made
+        case .failure(let failure): return eventLoop.makeSucceededFuture(.failure(QuotaReadError(description: "\(operation): \(failure)")))
         }
+        let promise = eventLoop.makePromise(of: Result<HTTPResponse, HTTPError>.self)
+        http.execute(httpRequest) { promise.succeed($0) }
+        return promise.futureResult.map { answer in
+            Self.transportResult(answer)
+                .mapError { QuotaReadError(description: "\(operation): \($0)") }
+                .flatMap { Self.interpretSendRate($0, api: api, operation: operation) }
+        }
+    }
+
+    private static func interpretSendRate(
+        _ response: HTTPResponse, api: SESSendSettings.API, operation: String
+    ) -> Result<Double, QuotaReadError> {
         guard response.status == 200 else {
-            let failure = settings.api == .v1 ? Self.v1Error(response) : Self.v2Error(response)
+            let failure = api == .v1 ? v1Error(response) : v2Error(response)
             return .failure(QuotaReadError(description: "\(operation): \(failure)"))
         }
         struct Account: Decodable {
             struct Quota: Decodable { var MaxSendRate: Double }
             var SendQuota: Quota
         }
-        let rate = settings.api == .v1
+        let rate = api == .v1
             ? XMLText.first("MaxSendRate", in: response.body).flatMap(Double.init)
             : (try? JSONDecoder().decode(Account.self, from: Data(response.body)))?.SendQuota.MaxSendRate
         guard let rate, rate.isFinite else {

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +11,6 @@ import Glibc
 struct SendQuotaReader: Sendable {
     let client: SESClient
     let credentials: CredentialProvider
-    let threadPool: NIOThreadPool
     let limiter: SendRateLimiter
     let logger: Logger
 
@@ -45,12 +43,12 @@ struct SendQuotaReader: Sendable {
         let now = Int64(time(nil))
         let client = self.client
         return credentials.credentials(now: now, on: eventLoop).flatMap { credentials in
-            threadPool.runIfActive(eventLoop: eventLoop) {
-                switch client.maxSendRate(credentials: credentials, now: now, timeoutMilliseconds: Self.requestTimeoutMilliseconds) {
-                case .success(let rate) where rate > 0: return rate
-                case .success(let rate): throw SESClient.QuotaReadError(description: "SES reports MaxSendRate \(rate)")
-                case .failure(let error): throw error
-                }
+            client.maxSendRate(credentials: credentials, now: now, timeoutMilliseconds: Self.requestTimeoutMilliseconds, on: eventLoop)
+        }.flatMapResult { answer -> Result<Double, SESClient.QuotaReadError> in
+            switch answer {
+            case .success(let rate) where rate > 0: .success(rate)
+            case .success(let rate): .failure(SESClient.QuotaReadError(description: "SES reports MaxSendRate \(rate)"))
+            case .failure(let error): .failure(error)
             }
         }
     }

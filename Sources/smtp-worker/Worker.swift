@@ -71,7 +71,7 @@ struct Worker {
         case .fixed(let rate):
             limiter.setRate(rate)
         case .auto:
-            let quota = SendQuotaReader(client: client, credentials: provider, threadPool: threadPool, limiter: limiter, logger: logger)
+            let quota = SendQuotaReader(client: client, credentials: provider, limiter: limiter, logger: logger)
             try await quota.start(on: group.next())
         }
         let relay = SESRelay(
