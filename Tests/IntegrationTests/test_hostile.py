@@ -24,17 +24,18 @@ def read_some(sock, seconds=5):
         return b""
 
 
-def slowloris(port, stop):
+def slowloris(port, stop, settled):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             read_some(sock)
+            settled.release()
             for byte in b"EHLO slow.test\r\nMAIL FROM:<slow@example.com>\r\n" * 100:
                 if stop.is_set():
                     return
                 sock.sendall(bytes([byte]))
                 time.sleep(1)
     except OSError:
-        pass  # closed by the server: allowed
+        settled.release()  # closed by the server: allowed; the flood need not wait for this one
 
 
 def flood_connections(port, batches, batch=100):
@@ -47,9 +48,12 @@ def flood_connections(port, batches, batch=100):
                 held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
             except OSError:
                 pass
+        # All read before any is closed: a slot freed early would admit the next one of the batch, and
+        # whether the limit is passed would depend on how fast the worker accepts.
         for sock in held:
             if read_some(sock, 10).startswith(b"421 "):
                 refused += 1
+        for sock in held:
             sock.close()
     return refused
 
@@ -89,17 +93,24 @@ def test_hostile_clients_do_not_hurt_the_relay(moto, start_proxy):
     before = proxy.child_pids()
     rng = random.Random(4242)
     stop = threading.Event()
-    threads = [threading.Thread(target=slowloris, args=(proxy.smtp_port, stop)) for _ in range(100)]
+    settled = threading.Semaphore(0)
+    threads = [threading.Thread(target=slowloris, args=(proxy.smtp_port, stop, settled)) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    # The flood starts once the slow sessions hold their 100 slots: started together, it can be over
+    # (100 at a time, 0.3 s in all) before they have connected, and never pass the limit.
+    for _ in threads:
+        assert settled.acquire(timeout=30), "a slow session got no banner"
     flood_result = []
     threads.append(threading.Thread(target=lambda: flood_result.append(flood_connections(proxy.smtp_port, 10))))
     payloads = [bytes(rng.randrange(256) for _ in range(200_000)), b"\x00" * 100_000 + b"\r\n",
                 b"EHLO x\r\n" + b"A" * (4 << 20) + b"\r\nQUIT\r\n", b"EHLO x\r\nMAIL FROM:<\x00@x>\r\n\r\n\r\n"]
     threads += [threading.Thread(target=garbage, args=(proxy.smtp_port, payload)) for payload in payloads]
     threads += [threading.Thread(target=vanish_mid_data, args=(proxy.smtp_port,)) for _ in range(20)]
-    for thread in threads:
+    for thread in threads[100:]:
         thread.start()
     try:
-        time.sleep(2)  # the slow sessions hold 100 of 127.0.0.1's 150 slots now
+        time.sleep(2)  # the flood, the garbage and the vanishing sessions are under way
         markers = [uuid.uuid4().hex for _ in range(10)]
         for marker in markers:
             assert send(proxy.smtp_port, marker) == {}
