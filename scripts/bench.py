@@ -37,6 +37,12 @@ LOADS = [  # (sessions in parallel, message bytes, messages)
 ]
 
 
+def cpu_seconds(pid):
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -188,11 +194,7 @@ class Proxy:
 
     def cpu_seconds(self):
         """CPU time used so far by each process, by name."""
-        used = {}
-        for name, pid in self.pids().items():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        return used
+        return {name: cpu_seconds(pid) for name, pid in self.pids().items()}
 
     def memory_kib(self, field, only=None):
         """Sum of a /proc status field (VmRSS now, VmHWM the peak) over the processes."""
@@ -288,9 +290,11 @@ def main():
         figures["idle_rss_by_process_mib"] = {name: mib(plain.memory_kib("VmRSS", only=name)) for name in plain.pids()}
         for sessions, size, count in LOADS:
             count = max(100, int(count * args.scale))
-            sink_rates, proxy_rates, ratios, cpu, connections = [], [], [], [], []
+            sink_rates, sink_cpu, proxy_rates, ratios, cpu, connections = [], [], [], [], [], []
             for _ in range(args.reps):
+                sink_before = cpu_seconds(sink.pid)
                 sink_rates.append(smtp_source(sink_port, sessions, size, count))
+                sink_cpu.append((cpu_seconds(sink.pid) - sink_before) * 1000 / count)
                 cpu_before, (accepted_before, served_before) = plain.cpu_seconds(), ses.counters()
                 proxy_rates.append(smtp_source(plain.port, sessions, size, count))
                 cpu_after, (accepted_after, served_after) = plain.cpu_seconds(), ses.counters()
@@ -300,12 +304,14 @@ def main():
                 cpu.append({name: (cpu_after[name] - cpu_before[name]) * 1000 / count for name in cpu_after})
                 connections.append((accepted_after - accepted_before) / count)
             load = {"sessions": sessions, "size": size, "messages": count,
-                    "sink_msg_s": statistics.median(sink_rates), "proxy_msg_s": statistics.median(proxy_rates),
+                    "sink_msg_s": statistics.median(sink_rates), "sink_cpu_ms_per_msg": statistics.median(sink_cpu),
+                    "proxy_msg_s": statistics.median(proxy_rates),
                     "ratio": statistics.median(ratios), "cpu_ms_per_msg": statistics.median(sum(c.values()) for c in cpu),
                     "cpu_ms_by_process": {name: statistics.median(c[name] for c in cpu) for name in cpu[0]},
                     "backend_connections_per_msg": statistics.median(connections)}
             figures["loads"].append(load)
-            print(f"{sessions:>3} sessions {size // 1024:>4} KiB: smtp-sink {load['sink_msg_s']:7.0f} msg/s, "
+            print(f"{sessions:>3} sessions {size // 1024:>4} KiB: smtp-sink {load['sink_msg_s']:7.0f} msg/s "
+                  f"(CPU {load['sink_cpu_ms_per_msg']:.3f} ms/msg), "
                   f"proxy {load['proxy_msg_s']:7.0f} msg/s, ratio {load['ratio']:.2f}, "
                   f"CPU {load['cpu_ms_per_msg']:.3f} ms/msg ("
                   + ", ".join(f"{name} {value:.3f}" for name, value in load["cpu_ms_by_process"].items())
