@@ -335,8 +335,26 @@ def run_postfix(relay_port, extra_main_cf=""):
         wait_until(lambda: _accepts(port), 30, "postfix smtpd")
         yield port, maillog
     finally:
-        subprocess.run(["postfix", "-c", config, "stop"], capture_output=True)
+        try:
+            subprocess.run(["postfix", "-c", config, "stop"], capture_output=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            pass  # seen once: postlogd blocked logging to its own full socket, and every daemon with it
+        _kill_processes_in(d)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill_processes_in(directory):
+    """SIGKILL, by PID, what is left of a Postfix instance: its daemons work in its queue directory."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == directory or directory in cwd.parents:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _accepts(port):
