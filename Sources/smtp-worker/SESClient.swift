@@ -48,11 +48,9 @@ final class SESClient: Sendable {
         case .success(let made): httpRequest = made
         case .failure(let failure): return eventLoop.makeSucceededFuture(.failure(failure))
         }
-        let promise = eventLoop.makePromise(of: Result<HTTPResponse, HTTPError>.self)
-        http.execute(httpRequest) { promise.succeed($0) }
         let api = request.api
-        return promise.futureResult.map { answer in
-            Self.transportResult(answer).flatMap { api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
+        return execute(httpRequest, on: eventLoop).map { answer in
+            answer.flatMap { api == .v1 ? Self.interpretV1($0) : Self.interpretV2($0) }
         }
     }
 
@@ -79,10 +77,8 @@ final class SESClient: Sendable {
         case .success(let made): httpRequest = made
         case .failure(let failure): return eventLoop.makeSucceededFuture(.failure(QuotaReadError(description: "\(operation): \(failure)")))
         }
-        let promise = eventLoop.makePromise(of: Result<HTTPResponse, HTTPError>.self)
-        http.execute(httpRequest) { promise.succeed($0) }
-        return promise.futureResult.map { answer in
-            Self.transportResult(answer)
+        return execute(httpRequest, on: eventLoop).map { answer in
+            answer
                 .mapError { QuotaReadError(description: "\(operation): \($0)") }
                 .flatMap { Self.interpretSendRate($0, api: api, operation: operation) }
         }
@@ -137,8 +133,13 @@ final class SESClient: Sendable {
         return .success(HTTPRequest(method: method, url: target.url, headers: headers, body: body, timeoutMilliseconds: timeoutMilliseconds))
     }
 
-    private static func transportResult(_ answer: Result<HTTPResponse, HTTPError>) -> Result<HTTPResponse, SESFailure> {
-        answer.mapError { .transport(code: "\($0.code)", requestSent: $0.requestSent, detail: $0.detail) }
+    /// The answer, or the transport failure as an `SESFailure`, on `eventLoop`.
+    private func execute(_ request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<Result<HTTPResponse, SESFailure>> {
+        let promise = eventLoop.makePromise(of: Result<HTTPResponse, HTTPError>.self)
+        http.execute(request) { promise.succeed($0) }
+        return promise.futureResult.map { answer in
+            answer.mapError { .transport(code: "\($0.code)", requestSent: $0.requestSent, detail: $0.detail) }
+        }
     }
 
     /// 200 with a MessageId is the only success; anything else is a failure with SES's code if any.
