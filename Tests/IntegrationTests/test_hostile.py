@@ -94,22 +94,23 @@ def test_hostile_clients_do_not_hurt_the_relay(moto, start_proxy):
     rng = random.Random(4242)
     stop = threading.Event()
     settled = threading.Semaphore(0)
-    threads = [threading.Thread(target=slowloris, args=(proxy.smtp_port, stop, settled)) for _ in range(100)]
-    for thread in threads:
-        thread.start()
-    # The flood starts once the slow sessions hold their 100 slots: started together, it can be over
-    # (100 at a time, 0.3 s in all) before they have connected, and never pass the limit.
-    for _ in threads:
-        assert settled.acquire(timeout=30), "a slow session got no banner"
+    slow = [threading.Thread(target=slowloris, args=(proxy.smtp_port, stop, settled)) for _ in range(100)]
     flood_result = []
-    threads.append(threading.Thread(target=lambda: flood_result.append(flood_connections(proxy.smtp_port, 10))))
+    others = [threading.Thread(target=lambda: flood_result.append(flood_connections(proxy.smtp_port, 10)))]
     payloads = [bytes(rng.randrange(256) for _ in range(200_000)), b"\x00" * 100_000 + b"\r\n",
                 b"EHLO x\r\n" + b"A" * (4 << 20) + b"\r\nQUIT\r\n", b"EHLO x\r\nMAIL FROM:<\x00@x>\r\n\r\n\r\n"]
-    threads += [threading.Thread(target=garbage, args=(proxy.smtp_port, payload)) for payload in payloads]
-    threads += [threading.Thread(target=vanish_mid_data, args=(proxy.smtp_port,)) for _ in range(20)]
-    for thread in threads[100:]:
+    others += [threading.Thread(target=garbage, args=(proxy.smtp_port, payload)) for payload in payloads]
+    others += [threading.Thread(target=vanish_mid_data, args=(proxy.smtp_port,)) for _ in range(20)]
+    threads = slow + others
+    for thread in slow:
         thread.start()
     try:
+        # The flood starts once the slow sessions hold their 100 slots: started together, it can be over
+        # (100 at a time, 0.3 s in all) before they have connected, and never pass the limit.
+        for _ in slow:
+            assert settled.acquire(timeout=30), "a slow session got no banner"
+        for thread in others:
+            thread.start()
         time.sleep(2)  # the flood, the garbage and the vanishing sessions are under way
         markers = [uuid.uuid4().hex for _ in range(10)]
         for marker in markers:
@@ -117,7 +118,8 @@ def test_hostile_clients_do_not_hurt_the_relay(moto, start_proxy):
     finally:
         stop.set()
         for thread in threads:
-            thread.join(120)
+            if thread.ident is not None:  # started
+                thread.join(120)
     assert all(len(moto.forms_containing(m.encode())) == 1 for m in markers)
     assert flood_result and flood_result[0] > 0, "the connection limits answered 421 under the flood"
     # Same children, none restarted; service normal afterwards.
